@@ -1,0 +1,74 @@
+"""DVID's storage key layout (core.md §5.2).
+
+Data key: ``0x01 | InstanceID (4B BE) | TKey | VersionID (4B BE) | ClientID (4B BE, 0) | marker``
+with marker 0x03 for a value and 0x4F for a tombstone. Because the version follows the type-key,
+every version of one TKey is adjacent, so one ordered scan sees them all.
+"""
+
+from __future__ import annotations
+
+import struct
+
+METADATA_PREFIX = b"\x00"
+DATA_PREFIX = b"\x01"
+BLOB_PREFIX = b"\x02"
+
+MARKER_VALUE = 0x03
+MARKER_TOMBSTONE = 0x4F
+#: bytes after the TKey in a data key: version (4) + client (4) + marker (1)
+SUFFIX_LEN = 9
+
+_U32 = struct.Struct(">I")
+_SUFFIX = struct.Struct(">IIB")
+
+
+def tkey(klass: int, payload: bytes = b"") -> bytes:
+    """A type-specific key: ``[class][0x01][payload]``."""
+    return bytes((klass, 0x01)) + payload
+
+
+def instance_prefix(instance_id: int) -> bytes:
+    return DATA_PREFIX + _U32.pack(instance_id)
+
+
+def instance_range(instance_id: int) -> tuple[bytes, bytes]:
+    """Half-open key range holding every key of one instance in every version."""
+    return instance_prefix(instance_id), instance_prefix(instance_id + 1)
+
+
+def data_key(instance_id: int, tk: bytes, version: int, tombstone: bool = False) -> bytes:
+    return (
+        DATA_PREFIX
+        + _U32.pack(instance_id)
+        + tk
+        + _SUFFIX.pack(version, 0, MARKER_TOMBSTONE if tombstone else MARKER_VALUE)
+    )
+
+
+def split_data_key(key: bytes, prefix_len: int = 5) -> tuple[bytes, int, bool]:
+    """``(tkey, version, is_tombstone)`` of a data key."""
+    version, _client, marker = _SUFFIX.unpack_from(key, len(key) - SUFFIX_LEN)
+    return key[prefix_len : len(key) - SUFFIX_LEN], version, marker == MARKER_TOMBSTONE
+
+
+def metadata_key(tk: bytes) -> bytes:
+    return METADATA_PREFIX + tk
+
+
+def blob_key(ref_hash: bytes) -> bytes:
+    return BLOB_PREFIX + ref_hash
+
+
+_BIAS = 0x80000000
+
+
+def zyx_bytes(x: int, y: int, z: int) -> bytes:
+    """Block index bytes: z, y, x as big-endian uint32 of ``coord XOR 0x80000000`` so byte order is
+    signed numeric (z, y, x) order."""
+    return struct.pack(">III", (z + _BIAS) & 0xFFFFFFFF, (y + _BIAS) & 0xFFFFFFFF, (x + _BIAS) & 0xFFFFFFFF)
+
+
+def zyx_from_bytes(b: bytes, offset: int = 0) -> tuple[int, int, int]:
+    """Inverse of ``zyx_bytes``: returns ``(x, y, z)``."""
+    z, y, x = struct.unpack_from(">III", b, offset)
+    return x - _BIAS, y - _BIAS, z - _BIAS

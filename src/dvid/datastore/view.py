@@ -1,0 +1,192 @@
+"""The versioned view: get / scan / write of type-keys as seen from one version (core.md §3.3-3.4).
+
+This is the only way datatypes touch storage. Writes go to the view's own version; reads walk the
+ancestry: the nearest ancestor's entry wins, tombstones hide, and at a merge node the per-parent
+answers are reconciled (a change on one side beats an untouched ancestor; changes on two sides of
+the same key are a conflict, reported as a 400 by the datatype).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from dvid.datastore import keys
+from dvid.errors import BadRequest
+from dvid.storage.base import Engine
+
+
+class MergeConflict(BadRequest):
+    """Two parents of a merge hold different values for one key."""
+
+
+class Ancestry:
+    """The ancestors of one version, prepared so the hot path (a linear chain) is a dict lookup."""
+
+    def __init__(self, version: int, parents: Mapping[int, Sequence[int]]) -> None:
+        self.version = version
+        self._parents = parents
+        order: list[int] = []
+        seen: set[int] = set()
+        stack = [version]
+        linear = True
+        while stack:
+            v = stack.pop(0)
+            if v in seen:
+                continue
+            seen.add(v)
+            order.append(v)
+            ps = list(parents.get(v, ()))
+            if len(ps) > 1:
+                linear = False
+            stack.extend(ps)
+        self.members: frozenset[int] = frozenset(seen)
+        #: True when no merge node is an ancestor: the first present version in ``rank`` order wins.
+        self.linear = linear
+        self.rank: dict[int, int] = {v: i for i, v in enumerate(order)}
+        self._anc_cache: dict[int, frozenset[int]] = {}
+
+    def _ancestors(self, v: int) -> frozenset[int]:
+        got = self._anc_cache.get(v)
+        if got is None:
+            acc: set[int] = set()
+            stack = list(self._parents.get(v, ()))
+            while stack:
+                p = stack.pop()
+                if p not in acc:
+                    acc.add(p)
+                    stack.extend(self._parents.get(p, ()))
+            got = self._anc_cache[v] = frozenset(acc)
+        return got
+
+    def choose(self, present: Mapping[int, tuple[bool, bytes]], what: bytes = b"") -> bytes | None:
+        """Given ``{version: (is_tombstone, value)}`` of one key, return the visible value or None."""
+        if self.linear:
+            best = None
+            best_rank = 1 << 62
+            for v, entry in present.items():
+                r = self.rank.get(v)
+                if r is not None and r < best_rank:
+                    best, best_rank = entry, r
+            if best is None or best[0]:
+                return None
+            return best[1]
+        found = self._matches(self.version, present, {})
+        found = {m for m in found if not any(m != o and m in self._ancestors(o) for o in found)}
+        live = [m for m in found if not present[m][0]]
+        if not live:
+            return None
+        if len(live) > 1:
+            vs = ", ".join(str(v) for v in sorted(live))
+            raise MergeConflict(f"found multiple kv for key {what.hex()} among parents: versions {vs}")
+        return present[live[0]][1]
+
+    def _matches(self, v: int, present: Mapping[int, object], memo: dict[int, frozenset[int]]) -> frozenset[int]:
+        if v in memo:
+            return memo[v]
+        if v in present:
+            res = frozenset((v,))
+        else:
+            ps = self._parents.get(v, ())
+            acc: set[int] = set()
+            for p in ps:
+                acc |= self._matches(p, present, memo)
+            res = frozenset(acc)
+        memo[v] = res
+        return res
+
+
+class VersionedView:
+    """Reads and writes of one data instance at one version.
+
+    ``tkey`` arguments are type-keys built with ``dvid.datastore.keys.tkey``. Ranges are half-open
+    in type-key order. Unversioned instances get a view at the repo root version with an ancestry
+    of just that version.
+    """
+
+    def __init__(self, store: Engine, instance_id: int, ancestry: Ancestry) -> None:
+        self.store = store
+        self.instance_id = instance_id
+        self.ancestry = ancestry
+        self.version = ancestry.version
+        self._prefix = keys.instance_prefix(instance_id)
+        self._plen = len(self._prefix)
+
+    # ----------------------------------------------------------------------------------------- reads
+    def get(self, tk: bytes) -> bytes | None:
+        """The value of ``tk`` visible at this version, or None."""
+        base = self._prefix + tk
+        present: dict[int, tuple[bool, bytes]] = {}
+        want = len(base) + keys.SUFFIX_LEN
+        for k, v in self.store.scan(base, base + b"\xff" * (keys.SUFFIX_LEN + 1)):
+            if len(k) != want:
+                continue
+            _, version, tomb = keys.split_data_key(k, self._plen)
+            present[version] = (tomb, v)
+        if not present:
+            return None
+        return self.ancestry.choose(present, tk)
+
+    def get_many(self, tks: Sequence[bytes]) -> list[bytes | None]:
+        return [self.get(t) for t in tks]
+
+    def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """``(tkey, value)`` of every key in ``[start, end)`` that has a value visible here."""
+        plen = self._plen
+        choose = self.ancestry.choose
+        cur_tk: bytes | None = None
+        present: dict[int, tuple[bool, bytes]] = {}
+        members = self.ancestry.members
+        for k, v in self.store.scan(self._prefix + start, self._prefix + end):
+            tk, version, tomb = keys.split_data_key(k, plen)
+            if tk != cur_tk:
+                if present:
+                    val = choose(present, cur_tk or b"")
+                    if val is not None:
+                        yield cur_tk, val  # type: ignore[misc]
+                    present = {}
+                cur_tk = tk
+            if version in members:
+                present[version] = (tomb, v)
+        if present:
+            val = choose(present, cur_tk or b"")
+            if val is not None:
+                yield cur_tk, val  # type: ignore[misc]
+
+    def keys(self, start: bytes, end: bytes) -> Iterator[bytes]:
+        """Type-keys in ``[start, end)`` with a value visible here."""
+        for tk, _ in self.scan(start, end):
+            yield tk
+
+    # ---------------------------------------------------------------------------------------- writes
+    def write(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> None:
+        """Atomically store ``puts`` and delete ``deletes`` at this version.
+
+        A put also clears this version's tombstone; a delete removes this version's value and writes
+        a tombstone, never touching ancestors' values (they may belong to locked versions).
+        """
+        iid, ver = self.instance_id, self.version
+        store_puts: list[tuple[bytes, bytes]] = []
+        store_dels: list[bytes] = []
+        for tk in deletes:
+            store_dels.append(keys.data_key(iid, tk, ver))
+            store_puts.append((keys.data_key(iid, tk, ver, tombstone=True), b""))
+        for tk, value in puts:
+            store_dels.append(keys.data_key(iid, tk, ver, tombstone=True))
+            store_puts.append((keys.data_key(iid, tk, ver), value))
+        # A key both deleted and put in one batch ends up put: puts are applied after deletes.
+        put_keys = {k for k, _ in store_puts}
+        store_dels = [k for k in store_dels if k not in put_keys]
+        self.store.write(puts=store_puts, deletes=store_dels)
+
+    def put(self, tk: bytes, value: bytes) -> None:
+        self.write(puts=[(tk, value)])
+
+    def delete(self, tk: bytes) -> None:
+        self.write(deletes=[tk])
+
+    def delete_range(self, start: bytes, end: bytes) -> int:
+        """Tombstone every key visible in ``[start, end)``; returns how many."""
+        tks = list(self.keys(start, end))
+        if tks:
+            self.write(deletes=tks)
+        return len(tks)

@@ -1,0 +1,148 @@
+"""The datatype plugin contract.
+
+A datatype (``uint8blk``, ``roi``...) registers a ``DataType`` object in ``dvid.datatypes.registry``.
+The server resolves the UUID and instance name, checks locks, and hands the datatype a parsed,
+framework-free ``Request`` plus an ``InstanceContext`` (versioned view, helpers). The datatype
+returns a ``Response``. Errors are raised as ``dvid.errors.BadRequest`` / ``Throttled``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from dvid.datastore.instance import Instance
+    from dvid.datastore.view import VersionedView
+
+
+@dataclass
+class Request:
+    """One HTTP request as a datatype sees it.
+
+    ``parts`` is the URL path after ``/api/`` split on ``/`` with one trailing empty element dropped:
+    ``["node", uuid, dataname, keyword, *args]``. ``query`` keeps the first value of each parameter.
+    ``body`` is the whole request body (already read, possibly a memoryview).
+    """
+
+    method: str
+    path: str
+    parts: list[str]
+    query: dict[str, str] = field(default_factory=dict)
+    body: bytes | bytearray | memoryview = b""
+
+    @property
+    def keyword(self) -> str:
+        return self.parts[3] if len(self.parts) > 3 else ""
+
+    @property
+    def args(self) -> list[str]:
+        return self.parts[4:]
+
+
+@dataclass
+class Response:
+    """What a handler returns. ``stream`` (an iterator of byte chunks) replaces ``body`` for large
+    streamed answers; the server sends ``body`` with no copy otherwise."""
+
+    body: bytes | bytearray | memoryview = b""
+    status: int = 200
+    content_type: str | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    stream: Iterator[bytes] | None = None
+
+    @classmethod
+    def json(cls, text: str | bytes) -> Response:
+        return cls(text.encode() if isinstance(text, str) else text, content_type="application/json")
+
+    @classmethod
+    def text(cls, text: str) -> Response:
+        return cls(text.encode(), content_type="text/plain")
+
+
+class InstanceContext(Protocol):
+    """What the server gives a datatype handler for one request (or one CLI command)."""
+
+    instance: Instance
+    #: full UUID of the node the request addressed (after prefix/branch resolution)
+    uuid: str
+    #: VersionID whose data the request sees (the repo root for unversioned instances)
+    version: int
+    #: the versioned view of this instance at ``version``
+    view: VersionedView
+    #: "host:port" of this server, for help texts and error messages
+    host: str
+
+    def other_instance(self, name: str) -> tuple[Instance, VersionedView]:
+        """Another instance of the same repo by name, viewed at the same node (e.g. an ``roi``).
+        Raises BadRequest if unknown."""
+        ...
+
+    def create_instance(self, typename: str, name: str, settings: dict[str, Any]) -> Instance:
+        """Create a new instance in this repo at this node (used by the foreground-ROI command)."""
+        ...
+
+    def save_instance(self) -> None:
+        """Persist changes the handler made to ``instance.props`` (e.g. VoxelSize, ROI MinZ/MaxZ)."""
+        ...
+
+    def throttle(self) -> AbstractContextManager[None]:
+        """Hold one server-wide throttle slot for the ``with`` body; raises Throttled when full."""
+        ...
+
+    def master_leaf_view(self) -> VersionedView | None:
+        """The view at the master branch leaf, used for the info JSON inside repo info."""
+        ...
+
+    def log_to_node(self, message: str) -> None:
+        """Append a line to the node's log (commands like ``load`` do this)."""
+        ...
+
+
+class DataType(abc.ABC):
+    """One registered datatype. Instances of it are described by ``dvid.datastore.instance.Instance``
+    whose ``props`` dict holds this type's own (JSON-serialisable) properties."""
+
+    name: str
+    url: str
+    version: str
+
+    @abc.abstractmethod
+    def help(self) -> str:
+        """Plain-text help for ``GET /api/help/<type>`` and ``.../<name>/help``."""
+
+    @abc.abstractmethod
+    def init_props(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Parse creation settings (keys already lower-cased; values as given in JSON or CLI) into
+        this type's props. Raise BadRequest with DVID's message on bad settings. The generic settings
+        (typename, dataname, versioned, compression, checksum, tags, sync) are parsed by the
+        datastore, but are still present in ``settings``."""
+
+    @abc.abstractmethod
+    def info(self, instance: Instance, view: VersionedView | None) -> dict[str, Any]:
+        """The instance JSON (``{"Base": ..., "Extended": ..., ...}``) with extents as seen by
+        ``view`` (None when no version view is available)."""
+
+    def is_mutation(self, method: str, keyword: str) -> bool:
+        """Whether the request changes data (refused on locked nodes)."""
+        return method.upper() in ("POST", "PUT", "DELETE")
+
+    @abc.abstractmethod
+    def handle(self, ctx: InstanceContext, req: Request) -> Response:
+        """Serve one instance request."""
+
+    def command(self, ctx: InstanceContext, args: list[str], settings: dict[str, str]) -> str:
+        """A CLI ``dvid node <uuid> <name> <args...>`` command; returns the reply text."""
+        from dvid.errors import BadRequest
+
+        cmd = args[0] if args else ""
+        raise BadRequest(f"Unknown command.  Data '{ctx.instance.name}' [{self.name}] does not support '{cmd}' command.")
+
+
+def iter_chunks(data: bytes | bytearray | memoryview, size: int = 1 << 20) -> Iterable[memoryview]:
+    mv = memoryview(data)
+    for i in range(0, len(mv), size):
+        yield mv[i : i + size]

@@ -1,0 +1,100 @@
+"""The embedded default engine: LMDB.
+
+Chosen for the fastest measured reads of 32 KiB values, ordered cursors, crash safety with no
+recovery step, and because several worker processes can share one environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+
+import lmdb
+
+from dvid.storage.base import Engine, StorageError
+
+DEFAULT_MAP_SIZE = 1 << 40  # 1 TiB of address space; the file only grows as data is written.
+_SCAN_CHUNK = 2048  # items read per read-transaction, so a long scan never pins old pages for long
+
+
+class LMDBEngine(Engine):
+    multiprocess = True
+
+    def __init__(self, path: str | os.PathLike[str], map_size: int | None = None) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        os.makedirs(self.path, exist_ok=True)
+        try:
+            self._env = lmdb.open(
+                self.path,
+                map_size=int(map_size or DEFAULT_MAP_SIZE),
+                max_readers=1024,
+                max_dbs=0,
+                readahead=False,
+                meminit=False,
+            )
+        except lmdb.Error as e:
+            raise StorageError(f"cannot open LMDB store at {self.path}: {e}") from e
+        self.description = f"lmdb @ {self.path}"
+
+    def get(self, key: bytes) -> bytes | None:
+        with self._env.begin(buffers=False) as txn:
+            return txn.get(key)
+
+    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        with self._env.begin() as txn:
+            get = txn.get
+            return [get(k) for k in keys]
+
+    def scan(self, start: bytes, end: bytes, *, keys_only: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        lo = bytes(start)
+        first = True
+        while True:
+            batch: list[tuple[bytes, bytes]] = []
+            with self._env.begin() as txn:
+                cur = txn.cursor()
+                if not cur.set_range(lo):
+                    return
+                if not first and cur.key() == lo:
+                    if not cur.next():
+                        return
+                it = cur.iternext(keys=True, values=not keys_only)
+                for item in it:
+                    k = item if keys_only else item[0]
+                    if k >= end:
+                        break
+                    batch.append((k, b"") if keys_only else item)
+                    if len(batch) >= _SCAN_CHUNK:
+                        break
+            yield from batch
+            if len(batch) < _SCAN_CHUNK:
+                return
+            lo = batch[-1][0]
+            first = False
+
+    def write(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> None:
+        try:
+            with self._env.begin(write=True) as txn:
+                for k in deletes:
+                    txn.delete(k)
+                for k, v in puts:
+                    txn.put(k, v)
+        except lmdb.MapFullError as e:
+            raise StorageError("storage is full (LMDB map size reached); nothing from this batch was written") from e
+        except lmdb.Error as e:
+            raise StorageError(f"LMDB write failed, nothing from this batch was written: {e}") from e
+
+    def compare_and_set(self, key: bytes, expected: bytes | None, new: bytes | None) -> bool:
+        try:
+            with self._env.begin(write=True) as txn:
+                if txn.get(key) != expected:
+                    return False
+                if new is None:
+                    txn.delete(key)
+                else:
+                    txn.put(key, new)
+                return True
+        except lmdb.Error as e:
+            raise StorageError(f"LMDB write failed: {e}") from e
+
+    def close(self) -> None:
+        self._env.close()
