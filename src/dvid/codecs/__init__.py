@@ -14,8 +14,6 @@ INTERFACE CONTRACT (imageblk codes against exactly this):
   * ``stored_payload(value) -> memoryview``: the payload minus the format byte and CRC, i.e. what
       ``subvolblocks``/``specificblocks`` send by default.
   * ``stored_format(value) -> str``: "none" | "snappy" | "gzip" | "lz4" | "jpeg".
-  * ``normalize_compression(setting) -> str``: validates a Compression setting, raises
-      ``dvid.errors.BadRequest("Illegal compression specified: X")``.
   * ``CodecError(Exception)``.
 
 ``dvid.codecs.images`` — 2-D images:
