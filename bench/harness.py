@@ -1,0 +1,96 @@
+"""Start a real ``dvid serve`` on a temporary LMDB store for benchmarks (same way the tests do)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class BenchServer:
+    workers: int = 2
+    extra_toml: str = ""
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dvid-bench-")))
+    proc: subprocess.Popen | None = None
+    url: str = ""
+    rpc: str = ""
+
+    def start(self) -> BenchServer:
+        http, rpc = free_port(), free_port()
+        cfg = self.data_dir / "config.toml"
+        cfg.write_text(
+            f'[server]\nhttpAddress = "127.0.0.1:{http}"\nrpcAddress = "127.0.0.1:{rpc}"\n'
+            f"workers = {self.workers}\n{self.extra_toml}\n"
+            f'[backend.default]\nstore = "main"\n[store.main]\nengine = "lmdb"\npath = "db"\n'
+        )
+        self.url, self.rpc = f"http://127.0.0.1:{http}", f"127.0.0.1:{rpc}"
+        log = open(self.data_dir / "server.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "dvid.cli.main", "serve", str(cfg)],
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(self.url + "/api/heartbeat", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.data_dir / "server.log").read_text())
+            time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def pids(self) -> list[int]:
+        """The server process and its worker processes."""
+        assert self.proc is not None
+        out = [self.proc.pid]
+        for p in Path("/proc").iterdir():
+            if p.name.isdigit():
+                try:
+                    stat = (p / "stat").read_text().split()
+                except OSError:
+                    continue
+                if int(stat[3]) in out:
+                    out.append(int(p.name))
+        return out
+
+    def peak_rss_mb(self) -> dict[int, float]:
+        """VmHWM (peak resident set) of each server process, in MB."""
+        res = {}
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        res[pid] = int(line.split()[1]) / 1024
+            except OSError:
+                pass
+        return res
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc = None
+
+    def __enter__(self) -> BenchServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
