@@ -9,13 +9,14 @@ returns a ``Response``. Errors are raised as ``dvid.errors.BadRequest`` / ``Thro
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from dvid.datastore.instance import Instance
+    from dvid.datastore.jobs import Job
     from dvid.datastore.view import VersionedView
 
 
@@ -99,6 +100,11 @@ class InstanceContext(Protocol):
 
     def log_to_node(self, message: str) -> None:
         """Append a line to the node's log (commands like ``load`` do this)."""
+        ...
+
+    def start_job(self, command: str, work: Callable[[Job], str | None]) -> Job:
+        """Run ``work(job)`` in the background as a recorded job (``dvid.datastore.jobs``) and return
+        at once; the command replies with the job id and the CLI polls the job's progress."""
         ...
 
 
