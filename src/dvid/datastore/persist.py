@@ -1,0 +1,66 @@
+"""(De)serialisation of the whole metadata state to one JSON document."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from dvid.datastore.instance import Instance
+from dvid.datastore.model import Node, Repo
+
+FORMAT_VERSION = 1
+
+
+class State:
+    """Everything the metadata key holds: counters, repos, server-wide settings."""
+
+    def __init__(self) -> None:
+        self.next_repo = 1
+        self.next_version = 1
+        self.next_instance = 1
+        self.repos: dict[str, Repo] = {}  # root uuid -> repo
+        self.settings: dict[str, Any] = {}
+
+    def dumps(self) -> bytes:
+        doc = {
+            "format": FORMAT_VERSION,
+            "next_repo": self.next_repo,
+            "next_version": self.next_version,
+            "next_instance": self.next_instance,
+            "settings": self.settings,
+            "repos": [_repo_record(r) for r in self.repos.values()],
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    @classmethod
+    def loads(cls, raw: bytes | None) -> State:
+        st = cls()
+        if not raw:
+            return st
+        doc = json.loads(raw)
+        st.next_repo = doc["next_repo"]
+        st.next_version = doc["next_version"]
+        st.next_instance = doc["next_instance"]
+        st.settings = doc.get("settings", {})
+        for rec in doc["repos"]:
+            repo = _repo_from_record(rec)
+            st.repos[repo.root] = repo
+        return st
+
+
+def _repo_record(r: Repo) -> dict[str, Any]:
+    d = asdict(r)
+    d["nodes"] = [asdict(n) for n in r.nodes.values()]
+    d["instances"] = [i.to_record() for i in r.instances.values()]
+    return d
+
+
+def _repo_from_record(d: dict[str, Any]) -> Repo:
+    d = dict(d)
+    nodes = [Node(**n) for n in d.pop("nodes")]
+    insts = [Instance.from_record(i) for i in d.pop("instances")]
+    repo = Repo(**d)
+    repo.nodes = {n.uuid: n for n in nodes}
+    repo.instances = {i.name: i for i in insts}
+    return repo
