@@ -1,0 +1,110 @@
+"""The ASGI application: ``create_app(config)``; served by uvicorn (see ``serve.py``).
+
+Each request: refresh metadata (cheap unless another worker changed it), route, run the handler
+in a worker thread so heavy datatype work never blocks the event loop, and map errors to DVID's
+status codes. Bad input never becomes a 500; a genuine bug is logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from dvid.datatypes.base import Response
+from dvid.errors import DVIDError
+from dvid.server.config import Config
+from dvid.server.core_routes import is_admin
+from dvid.server.http import HttpRequest, error_response, parse_query, read_body, send_response
+from dvid.server.router import dispatch
+from dvid.server.state import ServerState
+
+log = logging.getLogger("dvid.server")
+_CORS_METHODS = "GET, POST, DELETE, HEAD, OPTIONS"
+
+
+def _cors_headers(config: Config, origin: str | None) -> list[tuple[str, str]]:
+    domains = config.cors_domains
+    if not domains:
+        return []
+    if "*" in domains:
+        return [("Access-Control-Allow-Origin", "*")]
+    if origin:
+        host = origin.split("://", 1)[-1].split(":", 1)[0]
+        reg = ".".join(host.split(".")[-2:])
+        if any(reg == ".".join(d.split("://", 1)[-1].split(":", 1)[0].split(".")[-2:]) for d in domains):
+            return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+    return []
+
+
+def handle(st: ServerState, req: HttpRequest) -> Response:
+    """Route and run one request, turning errors into DVID's responses."""
+    st.load.active += 1
+    try:
+        st.datastore.refresh()
+        return dispatch(st, req)
+    except DVIDError as e:
+        return error_response(str(e), req.path, e.status)
+    except Exception:
+        log.exception("internal error on %s %s", req.method, req.path)
+        return error_response("internal server error, see the server log", req.path, 500)
+    finally:
+        st.load.active -= 1
+
+
+def create_app(config: Config, state: ServerState | None = None) -> Any:
+    holder: dict[str, ServerState] = {}
+
+    def get_state() -> ServerState:
+        if "st" not in holder:
+            holder["st"] = state or ServerState(config)
+        return holder["st"]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    try:
+                        await asyncio.to_thread(get_state)
+                    except Exception as e:  # a store that cannot open must stop start-up loudly
+                        await send({"type": "lifespan.startup.failed", "message": str(e)})
+                        return
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        st = get_state()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = parse_query(scope.get("query_string", b""))
+        method = scope["method"].upper()
+        path = scope["path"]
+        req = HttpRequest(method, path, query, headers, client=(scope.get("client") or ("", 0))[0])
+        req.admin = is_admin(st, query.get("admintoken"))
+        cors = _cors_headers(config, headers.get("origin"))
+        st.load.hit("GET" if method in ("GET", "HEAD") else "PUT")
+        if method == "OPTIONS":
+            await send_response(send, Response(b"", headers=[
+                ("Allow", _CORS_METHODS), ("Access-Control-Allow-Methods", _CORS_METHODS),
+                ("Access-Control-Allow-Headers", headers.get("access-control-request-headers", "*"))]),
+                cors, head=False)
+            return
+        try:
+            length = headers.get("content-length")
+            req.body = await read_body(receive, int(length) if length and length.isdigit() else None,
+                                       config.max_request_bytes)
+        except DVIDError as e:
+            await send_response(send, error_response(str(e), path, e.status), cors, head=False)
+            return
+        resp = await asyncio.to_thread(handle, st, req)
+        await send_response(send, resp, cors, head=method == "HEAD")
+
+    return app
+
+
+def create_app_from_env() -> Any:
+    """uvicorn factory for worker processes: the config arrives as JSON in the environment."""
+    return create_app(Config.from_json(os.environ["DVID_SERVER_CONFIG"]))

@@ -1,0 +1,112 @@
+"""ASGI plumbing: reading bodies into one buffer, sending responses, DVID's error format."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from dvid.datatypes.base import Response
+from dvid.errors import BadRequest
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes | bytearray | memoryview = b""
+    client: str = ""
+    admin: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_query(raw: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        out.setdefault(k, v)
+    return out
+
+
+class BodyTooLarge(BadRequest):
+    pass
+
+
+async def read_body(receive: Receive, length: int | None, limit: int) -> bytearray | bytes:
+    """The whole request body, copied once into a buffer sized from Content-Length when known."""
+    if length is not None:
+        if length > limit:
+            raise BodyTooLarge(f"request body of {length} bytes exceeds the server limit of {limit} bytes")
+        buf = bytearray(length)
+        mv = memoryview(buf)
+        pos = 0
+        more = True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                raise BadRequest("client disconnected before sending the whole body")
+            chunk = msg.get("body", b"")
+            n = len(chunk)
+            if pos + n > length:
+                raise BadRequest("request body is longer than its Content-Length")
+            mv[pos : pos + n] = chunk
+            pos += n
+            more = msg.get("more_body", False)
+        if pos != length:
+            raise BadRequest(f"request body was {pos} bytes, Content-Length said {length}")
+        return buf
+    parts: list[bytes] = []
+    total = 0
+    more = True
+    while more:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            raise BadRequest("client disconnected before sending the whole body")
+        chunk = msg.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge(f"request body exceeds the server limit of {limit} bytes")
+        parts.append(chunk)
+        more = msg.get("more_body", False)
+    return b"".join(parts)
+
+
+def error_response(message: str, path: str, status: int = 400) -> Response:
+    """DVID's ``http.Error`` shape: ``<message> (<path>).`` plus newline, plain text."""
+    if status == 404 and not message:
+        body = b"404 page not found\n"
+    elif status in (503, 429) or status == 404:
+        body = (message.rstrip("\n") + "\n").encode()
+    else:
+        body = f"{message} ({path}).\n".encode()
+    return Response(body, status=status, content_type="text/plain; charset=utf-8",
+                    headers=[("X-Content-Type-Options", "nosniff")])
+
+
+async def send_response(send: Send, resp: Response, extra_headers: list[tuple[str, str]], head: bool) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers + extra_headers]
+    if resp.content_type:
+        headers.append((b"content-type", resp.content_type.encode("latin-1")))
+    if resp.stream is None:
+        body = resp.body
+        headers.append((b"content-length", str(len(body) if not isinstance(body, memoryview) else body.nbytes).encode()))
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+        return
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    if not head:
+        import asyncio
+
+        it = iter(resp.stream)
+        while True:  # the stream may read storage: pull each chunk off the event loop
+            chunk = await asyncio.to_thread(next, it, None)
+            if chunk is None:
+                break
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
