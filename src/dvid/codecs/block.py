@@ -1,0 +1,146 @@
+"""DVID's stored-value serialization (imageblk.md §3.3, core.md §5.2), byte-compatible.
+
+``[format byte][optional LE CRC32 of payload][payload]`` with the format byte
+``(compression & 7) << 5 | (checksum & 3) << 3``. Stored LZ4 payloads carry DVID's 4-byte
+little-endian size prefix, so ``subvolblocks`` can send them exactly as DVID does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+
+import cramjam
+import lz4.block
+import numpy as np
+import simplejpeg
+
+_CODES = {"none": 0, "snappy": 1, "gzip": 2, "lz4": 4, "jpeg": 5}
+_NAMES = {v: k for k, v in _CODES.items()}
+_CRC = struct.Struct("<I")
+JPEG_QUALITY = 80
+
+
+class CodecError(Exception):
+    """A stored value that cannot be decoded (corrupt, truncated, bad checksum)."""
+
+
+def format_byte(compression: str, checksum: str) -> int:
+    fmt = compression.split(":", 1)[0]
+    ck = 1 if checksum == "crc32" and fmt != "gzip" else 0
+    return (_CODES[fmt] & 7) << 5 | (ck & 3) << 3
+
+
+def _jpeg_encode(data: memoryview, width: int) -> bytes:
+    n = len(data)
+    if width <= 0 or n % width:
+        raise CodecError(f"cannot JPEG-encode {n} bytes as an image of width {width}")
+    img = np.frombuffer(data, np.uint8).reshape(n // width, width, 1)
+    return simplejpeg.encode_jpeg(img, quality=JPEG_QUALITY, colorspace="GRAY", colorsubsampling="Gray")
+
+
+def serialize(data: bytes | bytearray | memoryview, compression: str, checksum: str, *, block_width: int = 32) -> bytes:
+    mv = memoryview(data).cast("B")
+    if len(mv) == 0:
+        return b""
+    fmt = compression.split(":", 1)[0]
+    if fmt == "lz4":
+        payload = lz4.block.compress(mv, store_size=True)
+    elif fmt == "none":
+        payload = bytes(mv)
+    elif fmt == "gzip":
+        level = int(compression.split(":", 1)[1]) if ":" in compression else 6
+        payload = gzip.compress(mv, compresslevel=level, mtime=0)
+    elif fmt == "snappy":
+        payload = bytes(cramjam.snappy.compress_raw(mv))
+    elif fmt == "jpeg":
+        payload = _jpeg_encode(mv, block_width)
+    else:
+        raise CodecError(f"unknown compression {compression!r}")
+    head = bytes((format_byte(compression, checksum),))
+    if checksum == "crc32" and fmt != "gzip":
+        return head + _CRC.pack(zlib.crc32(payload)) + payload
+    return head + payload
+
+
+def _split(value: bytes | memoryview) -> tuple[str, memoryview]:
+    mv = memoryview(value)
+    if len(mv) == 0:
+        raise CodecError("empty stored value")
+    fb = mv[0]
+    code = (fb >> 5) & 7
+    if code not in _NAMES:
+        raise CodecError(f"unknown compression code {code} in format byte 0x{fb:02x}")
+    ck = (fb >> 3) & 3
+    if ck == 1:
+        if len(mv) < 5:
+            raise CodecError("stored value too short for its CRC32")
+        want = _CRC.unpack_from(mv, 1)[0]
+        payload = mv[5:]
+        if zlib.crc32(payload) != want:
+            raise CodecError("CRC32 mismatch: stored block is corrupt")
+        return _NAMES[code], payload
+    return _NAMES[code], mv[1:]
+
+
+def stored_format(value: bytes | memoryview) -> str:
+    return _split(value)[0]
+
+
+def stored_payload(value: bytes | memoryview) -> memoryview:
+    return _split(value)[1]
+
+
+def deserialize(value: bytes | memoryview) -> bytes:
+    if len(value) == 0:
+        return b""
+    fmt, payload = _split(value)
+    try:
+        if fmt == "lz4":
+            return lz4.block.decompress(payload)
+        if fmt == "none":
+            return bytes(payload)
+        if fmt == "gzip":
+            return gzip.decompress(payload)
+        if fmt == "snappy":
+            return bytes(cramjam.snappy.decompress_raw(payload))
+        img = simplejpeg.decode_jpeg(bytes(payload), colorspace="GRAY")
+        return img.tobytes()
+    except (lz4.block.LZ4BlockError, OSError, EOFError, ValueError, cramjam.DecompressionError) as e:
+        raise CodecError(f"cannot decode {fmt} block: {e}") from e
+
+
+def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np.ndarray) -> None:
+    """Decode into ``out`` (exactly the decoded size), avoiding an intermediate copy where possible."""
+    dst = memoryview(out).cast("B")
+    fmt, payload = _split(value)
+    try:
+        if fmt == "lz4":
+            n = struct.unpack_from("<I", payload, 0)[0]
+            if n != len(dst):
+                raise CodecError(f"block decodes to {n} bytes, expected {len(dst)}")
+            got = lz4.block.decompress(payload)
+            dst[:] = got
+            return
+        if fmt == "none":
+            if len(payload) != len(dst):
+                raise CodecError(f"raw block of {len(payload)} bytes, expected {len(dst)}")
+            dst[:] = payload
+            return
+        if fmt == "snappy":
+            got = cramjam.snappy.decompress_raw(payload)
+        elif fmt == "gzip":
+            got = gzip.decompress(payload)
+        else:
+            got = simplejpeg.decode_jpeg(bytes(payload), colorspace="GRAY")
+        mv = memoryview(got).cast("B")
+        if len(mv) != len(dst):
+            raise CodecError(f"block decodes to {len(mv)} bytes, expected {len(dst)}")
+        dst[:] = mv
+    except (lz4.block.LZ4BlockError, OSError, EOFError, ValueError, struct.error, cramjam.DecompressionError) as e:
+        raise CodecError(f"cannot decode {fmt} block: {e}") from e
+
+
+def jpeg_decode_gray(data: bytes | memoryview) -> np.ndarray:
+    return simplejpeg.decode_jpeg(bytes(data), colorspace="GRAY")[..., 0]
