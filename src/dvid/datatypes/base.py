@@ -86,8 +86,9 @@ class InstanceContext(Protocol):
         """Create a new instance in this repo at this node (used by the foreground-ROI command)."""
         ...
 
-    def save_instance(self) -> None:
-        """Persist changes the handler made to ``instance.props`` (e.g. VoxelSize, ROI MinZ/MaxZ)."""
+    def save_instance(self, instance: Instance | None = None) -> None:
+        """Persist changes the handler made to ``instance.props`` (e.g. VoxelSize, ROI MinZ/MaxZ);
+        another instance of the repo (from ``other_instance``) may be given instead."""
         ...
 
     def throttle(self) -> AbstractContextManager[None]:

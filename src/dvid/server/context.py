@@ -39,8 +39,8 @@ class ServerContext:
     def create_instance(self, typename: str, name: str, settings: dict[str, Any]) -> Instance:
         return self._st.datastore.new_instance(self.ref, typename, name, settings, check_lock=False)
 
-    def save_instance(self) -> None:
-        self._st.datastore.update_instance(self.ref, self.instance)
+    def save_instance(self, instance: Instance | None = None) -> None:
+        self._st.datastore.update_instance(self.ref, instance or self.instance)
 
     @contextmanager
     def throttle(self) -> Iterator[None]:

@@ -1,0 +1,489 @@
+"""imageblk HTTP endpoints (imageblk.md §1), one handler per keyword.
+
+Every handler validates the whole request before touching storage, so bad input gets a 400 and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dvid.codecs import block as blockcodec
+from dvid.codecs.images import box_scale, encode_image
+from dvid.datatypes.base import InstanceContext, Request, Response
+from dvid.datatypes.imageblk import extents as ext
+from dvid.datatypes.imageblk.props import block_size, extended_json, metadata_json
+from dvid.datatypes.imageblk.voxels import (
+    block_tkey,
+    encode_blocks,
+    gather,
+    scan_row,
+    split_blocks,
+    write_batches,
+)
+from dvid.datatypes.roi.spans import SpanIndex, read_spans
+from dvid.errors import BadRequest
+from dvid.geometry import Box, parse_floats, parse_point, parse_shape, slice_box, subvolume
+
+if TYPE_CHECKING:
+    from dvid.datatypes.imageblk.types import ImageBlkType
+
+MAX_DATA_REQUEST = 3 << 30
+_HDR = struct.Struct("<iiii")
+
+Handler = Callable[["ImageBlkType", InstanceContext, Request], Response]
+
+
+def _pt(p) -> str:
+    """Go's Point3d formatting: ``(x,y,z)``."""
+    return "(" + ",".join(str(v) for v in p) + ")"
+
+
+def _throttled(req: Request) -> bool:
+    return req.query.get("throttle") in ("true", "on")
+
+
+# ---------------------------------------------------------------------------------- simple ones
+def help_(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    return Response((dt.help() + "\n").encode(), content_type="text/plain")
+
+
+def info(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    if req.method != "GET":
+        raise BadRequest("info endpoint only supports GET HTTP verb")
+    return Response(json.dumps(dt.info(ctx.instance, ctx.view), separators=(",", ":")).encode(),
+                    content_type="application/json")
+
+
+def metadata(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    e = extended_json(dt.vt, ctx.instance, ext.read_extents(ctx.view, ctx.instance))
+    body = json.dumps(metadata_json(e), separators=(",", ":")) + "\n"
+    return Response(body.encode(), content_type="application/vnd.dvid-nd-data+json")
+
+
+def _json_body(req: Request) -> Any:
+    try:
+        return json.loads(bytes(req.body))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"cannot parse JSON body: {str(e).splitlines()[0]}") from None
+
+
+def _point3(v: Any, name: str) -> list[int]:
+    if v is None:
+        return [0, 0, 0]
+    if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        raise BadRequest(f"{name} must be an array of integers")
+    v = (list(v) + [0, 0, 0])[:3]
+    if any(not -(2**31) <= x < 2**31 for x in v):
+        raise BadRequest(f"{name} values must fit in 32 bits")
+    return v
+
+
+def extents_post(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    if req.method != "POST":
+        raise BadRequest("extents endpoint only supports POST HTTP verb")
+    doc = _json_body(req)
+    if not isinstance(doc, dict):
+        raise BadRequest("extents must be a JSON object with MinPoint and MaxPoint")
+    low = {k.lower(): v for k, v in doc.items()}
+    lo, hi = _point3(low.get("minpoint"), "MinPoint"), _point3(low.get("maxpoint"), "MaxPoint")
+    ctx.view.put(ext.EXTENTS_TKEY, ext.encode_extents(lo, hi))
+    return Response(b"")
+
+
+def resolution_post(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    if req.method != "POST":
+        raise BadRequest("resolution endpoint only supports POST HTTP verb")
+    doc = _json_body(req)
+    if (not isinstance(doc, list) or len(doc) != 3
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in doc)):
+        raise BadRequest("resolution must be a JSON array of 3 positive numbers, e.g. [4.0,4.0,40.0]")
+    ctx.instance.props["VoxelSize"] = [float(v) for v in doc]
+    ctx.save_instance()
+    return Response(b"")
+
+
+def rawkey(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    if len(req.parts) != 4:
+        raise BadRequest("rawkey endpoint should be followed by query strings (x, y, and z) giving block coord")
+    return Response(b"")
+
+
+# ------------------------------------------------------------------------------------ ROI masks
+def roi_mask(ctx: InstanceContext, req: Request) -> SpanIndex | None:
+    name = req.query.get("roi", "")
+    if not name:
+        return None
+    inst, view = ctx.other_instance(name)
+    if inst.typename != "roi":
+        raise BadRequest(f'Data name "{name}" was not of roi data type')
+    return SpanIndex(read_spans(view))
+
+
+def check_attenuation(req: Request) -> None:
+    """Validated as DVID does (1..7 when roi is given); DVID never applies it (Q1)."""
+    if req.query.get("roi") and "attenuation" in req.query:
+        a = req.query["attenuation"]
+        try:
+            n = int(a)
+        except ValueError:
+            raise BadRequest(f'strconv.Atoi: parsing "{a}": invalid syntax') from None
+        if not 1 <= n <= 7:
+            raise BadRequest("Attenuation should be from 1 to 7 (divides by 2^n)")
+
+
+# ------------------------------------------------------------------------------------- raw / iso
+def _check_size(box: Box, bpv: int) -> None:
+    if any(s <= 0 for s in box.size):
+        raise BadRequest("Illegal geometry requested")
+    if box.voxels * bpv > MAX_DATA_REQUEST:
+        raise BadRequest(f"requested payload of {box.voxels * bpv} bytes exceeds the {MAX_DATA_REQUEST} byte limit")
+
+
+def read_box(dt: ImageBlkType, ctx: InstanceContext, box: Box, mask: SpanIndex | None) -> np.ndarray:
+    bg = ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
+    return gather(ctx.view, box, block_size(ctx.instance), dt.vt.np_dtype, dt.vt.channels,
+                  outside_roi=mask.outside if mask is not None else None, background=bg)
+
+
+def image_of(dt: ImageBlkType, vol2d: np.ndarray) -> np.ndarray:
+    """A 2-d voxel array as an encodable image: gray uint8 or RGBA (other types per §6)."""
+    if dt.vt.channels == 4 or vol2d.dtype == np.uint8:
+        return vol2d
+    if vol2d.dtype.itemsize == 2:
+        return vol2d.astype(np.uint16)  # 16-bit gray; the PNG encoder writes it big-endian as Go does
+    return np.ascontiguousarray(vol2d).view(np.uint8).reshape(vol2d.shape + (vol2d.dtype.itemsize,))[..., :4]
+
+
+def raw(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    p = req.parts
+    kw = p[3]
+    if len(p) < 7:
+        raise BadRequest(f'"{kw}" must be followed by shape/size/offset')
+    axes = parse_shape(p[4])
+    if len(axes) == 2:
+        return _raw_2d(dt, ctx, req, axes, kw == "isotropic")
+    if _throttled(req):
+        with ctx.throttle():
+            return _raw_3d(dt, ctx, req)
+    return _raw_3d(dt, ctx, req)
+
+
+def _raw_2d(dt: ImageBlkType, ctx: InstanceContext, req: Request, axes: tuple[int, ...], iso: bool) -> Response:
+    p = req.parts
+    box, (w, h) = slice_box(axes, p[5], p[6])
+    if req.method == "POST":
+        raise BadRequest("DVID does not permit 2d mutations, only 3d block-aligned stores")
+    _check_size(box, dt.vt.bytes_per_voxel)
+    fmt = p[7] if len(p) > 7 else ""
+    from dvid.codecs.images import parse_format
+
+    parse_format(fmt)  # reject bad formats before reading
+    mask = roi_mask(ctx, req)
+    read_w, read_h = w, h
+    if iso:
+        vs = ctx.instance.props["VoxelSize"]
+        rw, rh = np.float32(vs[axes[0]]), np.float32(vs[axes[1]])
+        if rw < rh:
+            read_h = int(np.float32(h) * rw / rh + np.float32(0.5))
+        elif rw > rh:
+            read_w = int(np.float32(w) * rh / rw + np.float32(0.5))
+        if read_w <= 0 or read_h <= 0:
+            raise BadRequest("Illegal geometry requested")
+        s = list(box.size)
+        s[axes[0]], s[axes[1]] = read_w, read_h
+        box = Box(box.offset, (s[0], s[1], s[2]))
+    vol = read_box(dt, ctx, box, mask)
+    if axes == (0, 1):
+        img = vol[0]
+    elif axes == (0, 2):
+        img = vol[:, 0]
+    else:
+        img = vol[:, :, 0]
+    img = image_of(dt, img)
+    if (read_w, read_h) != (w, h):
+        img = box_scale(img, w, h)
+    data, ctype = encode_image(img, fmt)
+    return Response(data, content_type=ctype)
+
+
+def _raw_3d(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    p = req.parts
+    box = subvolume(p[5], p[6])
+    if req.method == "POST":
+        if p[3] == "isotropic":
+            raise BadRequest("can only POST 'raw' not 'isotropic' images")
+        return _post_raw(dt, ctx, req, box)
+    _check_size(box, dt.vt.bytes_per_voxel)
+    mask = roi_mask(ctx, req)
+    vol = read_box(dt, ctx, box, mask)
+    if len(p) > 7 and p[7] in ("jpg", "jpeg"):
+        sx, sy, sz = box.size
+        img = image_of(dt, vol.reshape((sz * sy, sx) + vol.shape[3:]))
+        data, ctype = encode_image(img, "jpg")
+        return Response(data, content_type=ctype)
+    return Response(memoryview(vol).cast("B"), content_type="application/octet-stream")
+
+
+def _post_raw(dt: ImageBlkType, ctx: InstanceContext, req: Request, box: Box) -> Response:
+    inst = ctx.instance
+    bs = block_size(inst)
+    bpv = dt.vt.bytes_per_voxel
+    if any(s <= 0 for s in box.size):
+        raise BadRequest("Illegal geometry requested")
+    expected = box.voxels * bpv
+    if len(req.body) != expected:
+        raise BadRequest(f"voxels data was {len(req.body)} bytes, expected {expected} bytes for "
+                         f"{_pt(box.size)} subvolume")
+    mask = roi_mask(ctx, req)
+    if not box.aligned(bs):
+        raise BadRequest(f"cannot store voxels in non-block aligned geometry {_pt(box.offset)} -> "
+                         f"{_pt(e - 1 for e in box.end)}")
+    sx, sy, sz = box.size
+    extra = (dt.vt.channels,) if dt.vt.channels > 1 else ()
+    data = np.frombuffer(req.body, dt.vt.np_dtype).reshape((sz, sy, sx) + extra)
+    blocks, first = split_blocks(data, box, bs)
+    hi = [e - 1 for e in box.end]
+    new_ext = ext.grown(ctx.view, inst, list(box.offset), hi)
+    items = encode_blocks(blocks, first, inst.compression, inst.checksum, bs[0],
+                          skip=mask.outside if mask is not None else None)
+    write_batches(ctx.view, items, [(ext.EXTENTS_TKEY, new_ext)] if new_ext else None)
+    return Response(b"")
+
+
+# ------------------------------------------------------------------------------------------ arb
+def arb(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    p = req.parts
+    if len(p) < 8:
+        raise BadRequest("'arb' must be followed by top left, top right, bottom left, and resolution")
+    if _throttled(req):
+        with ctx.throttle():
+            return _arb(dt, ctx, req)
+    return _arb(dt, ctx, req)
+
+
+def _arb(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    p = req.parts
+    tl, tr, bl = (np.array(parse_floats(s), np.float64) for s in p[4:7])
+    if not (len(tl) == len(tr) == len(bl) == 3):
+        raise BadRequest("arb points must be 3d, e.g. 0_0_80")
+    try:
+        res = float(p[7])
+    except ValueError:
+        raise BadRequest(f'strconv.ParseFloat: parsing "{p[7]}": invalid syntax') from None
+    fmt = p[8] if len(p) > 8 else ""
+    from dvid.codecs.images import parse_format
+
+    parse_format(fmt)
+    if not res > 0:
+        raise BadRequest("Bad arbitrary image size requested")
+    nx = int(np.floor(np.linalg.norm(tr - tl) / res))
+    ny = int(np.floor(np.linalg.norm(bl - tl) / res))
+    if (nx + 1) * (ny + 1) * dt.vt.bytes_per_voxel > MAX_DATA_REQUEST or nx < 0 or ny < 0:
+        raise BadRequest("Bad arbitrary image size requested")
+    incx = (tr - tl) / nx if nx else np.zeros(3)
+    incy = (bl - tl) / ny if ny else np.zeros(3)
+    vs = np.array(ctx.instance.props["VoxelSize"], np.float64)
+    jj, ii = np.meshgrid(np.arange(ny + 1), np.arange(nx + 1), indexing="ij")
+    pts = tl + ii[..., None] * incx + jj[..., None] * incy
+    u = pts / vs
+    lo = np.floor(u).astype(np.int64)
+    frac = u - lo
+    hi = np.ceil(u).astype(np.int64)
+    vmin, vmax = lo.reshape(-1, 3).min(0), hi.reshape(-1, 3).max(0)
+    size = vmax - vmin + 1
+    if int(np.prod(size)) * dt.vt.bytes_per_voxel > 1 << 30:
+        raise BadRequest("arbitrary image spans too large a volume (over 1 GiB of voxels)")
+    bgval = ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
+    vol = gather(ctx.view, Box(tuple(int(v) for v in vmin), tuple(int(v) for v in size)),
+                 block_size(ctx.instance), dt.vt.np_dtype, dt.vt.channels, missing=bgval).astype(np.float64)
+    if vol.ndim == 3:
+        vol = vol[..., None]
+    li, hiidx = lo - vmin, hi - vmin
+
+    def at(ix, iy, iz):
+        return vol[iz, iy, ix]
+
+    fx, fy, fz = frac[..., 0:1], frac[..., 1:2], frac[..., 2:3]
+    x0, y0, z0 = li[..., 0], li[..., 1], li[..., 2]
+    x1, y1, z1 = hiidx[..., 0], hiidx[..., 1], hiidx[..., 2]
+    c00 = at(x0, y0, z0) * (1 - fx) + at(x1, y0, z0) * fx
+    c10 = at(x0, y1, z0) * (1 - fx) + at(x1, y1, z0) * fx
+    c01 = at(x0, y0, z1) * (1 - fx) + at(x1, y0, z1) * fx
+    c11 = at(x0, y1, z1) * (1 - fx) + at(x1, y1, z1) * fx
+    c0 = c00 * (1 - fy) + c10 * fy
+    c1 = c01 * (1 - fy) + c11 * fy
+    val = np.minimum(np.floor(c0 * (1 - fz) + c1 * fz + 0.5), 255)
+    img = val.astype(np.uint8)
+    if img.shape[-1] == 1:
+        img = img[..., 0]
+    data, ctype = encode_image(np.ascontiguousarray(img), fmt)
+    return Response(data, content_type=ctype)
+
+
+# --------------------------------------------------------------------------------------- blocks
+def _block_coord(s: str) -> tuple[int, int, int]:
+    pt = parse_point(s)
+    if len(pt) != 3:
+        raise BadRequest(f"block coordinate must be 3d, got '{s}'")
+    return pt[0], pt[1], pt[2]
+
+
+def blocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    p = req.parts
+    if len(p) < 6:
+        raise BadRequest('"blocks" must be followed by block-coord/span-x')
+    bx, by, bz = _block_coord(p[4])
+    try:
+        span = int(p[5])
+    except ValueError:
+        raise BadRequest(f'strconv.Atoi: parsing "{p[5]}": invalid syntax') from None
+    bs = block_size(ctx.instance)
+    nbytes = bs[0] * bs[1] * bs[2] * dt.vt.bytes_per_voxel
+    if req.method == "POST":
+        return _post_blocks(dt, ctx, req, (bx, by, bz), span, nbytes)
+    if span < 0:
+        raise BadRequest(f"span must not be negative, got {span}")
+    if span == 0:
+        return Response(b"", content_type="application/octet-stream")
+    if span * nbytes > MAX_DATA_REQUEST or bx + span - 1 >= 2**31:
+        raise BadRequest("requested blocks exceed the request size limit")
+    out = np.empty((span, nbytes), np.uint8)
+    out.fill(ctx.instance.props["Background"])
+    for cx, val in scan_row(ctx.view, bx, bx + span - 1, by, bz):
+        try:
+            blockcodec.deserialize_into(val, out[cx - bx])
+        except blockcodec.CodecError:
+            out[cx - bx].fill(ctx.instance.props["Background"])
+    return Response(memoryview(out).cast("B"), content_type="application/octet-stream")
+
+
+def _post_blocks(dt: ImageBlkType, ctx: InstanceContext, req: Request, start: tuple[int, int, int],
+                 span: int, nbytes: int) -> Response:
+    if span <= 0:
+        raise BadRequest("block data ceased before all block data read")
+    if len(req.body) < span * nbytes:
+        raise BadRequest("block data ceased before all block data read")
+    if start[0] + span - 1 >= 2**31:
+        raise BadRequest("block span runs past the largest block coordinate")
+    inst = ctx.instance
+    bs = block_size(inst)
+    body = memoryview(req.body)
+    items = ((block_tkey(start[0] + i, start[1], start[2]),
+              blockcodec.serialize(body[i * nbytes : (i + 1) * nbytes], inst.compression, inst.checksum,
+                                   block_width=bs[0])) for i in range(span))
+    write_batches(ctx.view, items)
+    return Response(b"")
+
+
+# ----------------------------------------------------------------------------- block streams
+def _payload(dt: ImageBlkType, val: bytes, compression: str) -> bytes | memoryview | None:
+    """The record payload for one stored block; None means "omit" (jpeg requested, not stored)."""
+    if compression == "":
+        return blockcodec.stored_payload(val)
+    if compression == "uncompressed":
+        return blockcodec.deserialize(val)
+    if blockcodec.stored_format(val) != "jpeg":
+        return None
+    return blockcodec.stored_payload(val)
+
+
+def _check_compression(req: Request) -> str:
+    c = req.query.get("compression", "")
+    if c not in ("", "jpeg", "uncompressed"):
+        raise BadRequest(f"don't understand 'compression' query string value: {c}")
+    return c
+
+
+def specificblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    if req.method == "POST":
+        raise BadRequest("DVID does not accept the post action on the 'specificblocks' endpoint")
+    comp = _check_compression(req)
+    spec = req.query.get("blocks", "")
+    if not spec:
+        return Response(b"", content_type="application/octet-stream")
+    items = spec.split(",")
+    if len(items) % 3:
+        raise BadRequest("block query string should be three coordinates per block")
+    try:
+        coords = [int(v) for v in items]
+    except ValueError as e:
+        raise BadRequest(f"strconv.Atoi: {e}") from None
+    if req.query.get("prefetch") in ("on", "true"):
+        return Response(b"", content_type="application/octet-stream")
+    tks = [block_tkey(coords[i], coords[i + 1], coords[i + 2]) for i in range(0, len(coords), 3)]
+    out: list[bytes | memoryview] = []
+    for i, val in enumerate(ctx.view.get_many(tks)):
+        if not val:
+            continue
+        try:
+            payload = _payload(dt, val, comp)
+        except blockcodec.CodecError:
+            continue
+        if payload is None:
+            continue
+        out.append(_HDR.pack(coords[3 * i], coords[3 * i + 1], coords[3 * i + 2], len(payload)))
+        out.append(payload)
+    return Response(b"".join(out), content_type="application/octet-stream")
+
+
+def subvolblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    p = req.parts
+    if len(p) < 6:
+        raise BadRequest('"subvolblocks" must be followed by size/offset')
+    if _throttled(req):
+        with ctx.throttle():
+            return _subvolblocks(dt, ctx, req)
+    return _subvolblocks(dt, ctx, req)
+
+
+def _subvolblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    p = req.parts
+    box = subvolume(p[4], p[5])
+    bs = block_size(ctx.instance)
+    if any(s <= 0 for s in box.size):
+        raise BadRequest("Illegal geometry requested")
+    if not box.aligned(bs):
+        raise BadRequest(f"cannot use labels via 'block' endpoint in non-block aligned geometry {_pt(box.offset)} -> "
+                         f"{_pt(e - 1 for e in box.end)}")
+    if req.method == "POST":
+        raise BadRequest("DVID does not accept the post action on the 'subvolblocks' endpoint")
+    comp = _check_compression(req)
+    jpeg_mismatch = comp == "jpeg" and ctx.instance.compression != "jpeg"
+    (x0, y0, z0), (x1, y1, z1) = box.block_range(bs)
+    out: list[bytes | memoryview] = []
+    for z in range(z0, z1 + 1):
+        for y in range(y0, y1 + 1):
+            for x, val in scan_row(ctx.view, x0, x1, y, z):
+                if jpeg_mismatch:
+                    raise BadRequest("compression=jpeg requested but the blocks are not stored as JPEG")
+                try:
+                    payload = _payload(dt, val, comp)
+                except blockcodec.CodecError as e:
+                    raise BadRequest(f"block ({x},{y},{z}) cannot be decoded: {e}") from None
+                if payload is None:
+                    raise BadRequest("compression=jpeg requested but the blocks are not stored as JPEG")
+                out.append(_HDR.pack(x, y, z, len(payload)))
+                out.append(payload)
+    return Response(b"".join(out), content_type="application/octet-stream")
+
+
+ROUTES: dict[str, Handler] = {
+    "help": help_,
+    "info": info,
+    "metadata": metadata,
+    "extents": extents_post,
+    "resolution": resolution_post,
+    "rawkey": rawkey,
+    "raw": raw,
+    "isotropic": raw,
+    "arb": arb,
+    "blocks": blocks,
+    "specificblocks": specificblocks,
+    "subvolblocks": subvolblocks,
+}
