@@ -33,8 +33,4 @@ def _load_builtin() -> None:
     import importlib
 
     for mod in ("dvid.datatypes.imageblk", "dvid.datatypes.roi"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:  # a datatype package still under construction
-            if e.name is None or not e.name.startswith(mod):
-                raise
+        importlib.import_module(mod)

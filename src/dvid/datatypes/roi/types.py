@@ -1,0 +1,57 @@
+"""The roi DataType: settings, info JSON and dispatch."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from dvid.datastore.instance import Instance
+from dvid.datastore.view import VersionedView
+from dvid.datatypes.base import DataType, InstanceContext, Request, Response
+from dvid.datatypes.roi import endpoints
+from dvid.errors import BadRequest
+
+
+class RoiType(DataType):
+    name = "roi"
+    url = "github.com/janelia-flyem/dvid/datatype/roi"
+    version = "0.1"
+
+    def help(self) -> str:
+        return resources.files("dvid.datatypes.roi").joinpath("help.txt").read_text()
+
+    def init_props(self, settings: dict[str, Any]) -> dict[str, Any]:
+        bs = [32, 32, 32]
+        v = settings.get("blocksize")
+        if v is not None:
+            if not isinstance(v, str):
+                raise BadRequest(f"Setting for 'BlockSize' was not a string: {v}")
+            parts = v.split(",")
+            if len(parts) == 1:
+                raise BadRequest(f"cannot convert '{v}' into a Point.")
+            if len(parts) != 3:
+                raise BadRequest(f"BlockSize must be 3d, not {len(parts)}d")
+            try:
+                bs = [int(p.strip()) for p in parts]
+            except ValueError:
+                raise BadRequest(f"BlockSize must be comma-separated integers, got '{v}'") from None
+            if any(b <= 0 or b >= 2**31 for b in bs):
+                raise BadRequest(f"BlockSize must be positive, got '{v}'")
+        return {"BlockSize": bs, "MinZ": 2**31 - 1, "MaxZ": -(2**31)}
+
+    def info(self, instance: Instance, view: VersionedView | None) -> dict[str, Any]:
+        p = instance.props
+        return {"Base": instance.base_json(self.url, self.version),
+                "Extended": {"BlockSize": list(p["BlockSize"]), "MinZ": p["MinZ"], "MaxZ": p["MaxZ"]}}
+
+    def is_mutation(self, method: str, keyword: str) -> bool:
+        if keyword == "ptquery":
+            return False
+        return super().is_mutation(method, keyword)
+
+    def handle(self, ctx: InstanceContext, req: Request) -> Response:
+        handler = endpoints.ROUTES.get(req.keyword)
+        if handler is None:
+            raise BadRequest(f'Bad API call ({req.path}) for data "{ctx.instance.name}".  '
+                             f"See API help at http://{ctx.host}/api/help/{self.name}")
+        return handler(self, ctx, req)
