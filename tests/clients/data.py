@@ -27,7 +27,7 @@ def checkerboard(shape_zyx, square: int = 64, invert: bool = False) -> np.ndarra
 
 
 def quadrants(shape_zyx, square: int = 64) -> np.ndarray:
-    """Per-block values that tell x from y: 20 + 120*(bx%2) + 60*(by%2) (+10 for odd z blocks)."""
+    """Per-block values that tell x from y: 20 + 160*(bx%2) + 40*(by%2) (+10 for odd z blocks)."""
     z, y, x = np.ogrid[tuple(slice(0, s) for s in shape_zyx)]
-    v = 20 + 120 * ((x // square) % 2) + 60 * ((y // square) % 2) + 10 * ((z // square) % 2)
+    v = 20 + 160 * ((x // square) % 2) + 40 * ((y // square) % 2) + 10 * ((z // square) % 2)
     return np.broadcast_to(v, shape_zyx).astype(np.uint8)

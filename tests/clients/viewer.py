@@ -64,6 +64,8 @@ def viewer_url(viewer_base: str, dvid_base: str, node_key: str, instance: str, p
         "showAxisLines": False,
         "showScaleBar": False,
         "showDefaultAnnotations": False,
+        # red, so that "nothing drawn here" never looks like any gray data value
+        "crossSectionBackgroundColor": "#ff0000",
     }
     return f"{viewer_base}/index.html#!" + quote(json.dumps(state, separators=(",", ":")), safe="")
 
@@ -80,12 +82,22 @@ class Shot:
         p = self.panel
         return p["left"] + p["width"] / 2, p["top"] + p["height"] / 2
 
-    def gray(self, dx: float, dy: float, r: int = 4) -> float:
-        """Mean gray over a (2r+1)² patch at (dx, dy) screen pixels from the panel centre."""
+    def rgb(self, dx: float, dy: float, r: int = 4) -> tuple[float, float, float]:
+        """Mean colour over a (2r+1)² patch at (dx, dy) screen pixels from the panel centre."""
         cx, cy = self.center()
         x, y = int(round(cx + dx)), int(round(cy + dy))
         patch = self.image[y - r : y + r + 1, x - r : x + r + 1, :3].astype(float)
-        return float(patch.mean())
+        return tuple(float(c) for c in patch.reshape(-1, 3).mean(axis=0))
+
+    def gray(self, dx: float, dy: float) -> float:
+        """Gray level at (dx, dy) from the centre; NaN if the patch is not gray (e.g. background)."""
+        c = self.rgb(dx, dy)
+        return sum(c) / 3 if max(c) - min(c) <= 12 else float("nan")
+
+    def background(self, dx: float, dy: float) -> bool:
+        """True where nothing was drawn (the red cross-section background shows)."""
+        r, g, b = self.rgb(dx, dy)
+        return r > 200 and g < 60 and b < 60
 
     def chunk_errors(self) -> list[str]:
         return [m["message"] for m in self.console if "retrieving chunk" in m["message"]]
