@@ -44,34 +44,54 @@ def gather(view: VersionedView, box: Box, bs: tuple[int, int, int], dtype: np.dt
 
     ``missing`` fills bytes of blocks that do not exist (raw reads use 0, ``arb``/``blocks`` use the
     Background byte). ``outside_roi(bx, by, bz)`` True replaces a stored block by ``background``.
+
+    One row of blocks at a time is decoded into a small reusable staging buffer and copied into the
+    output with one strided copy, so memory stays at the output size plus one row, and thin boxes
+    (2-d slices) copy only the planes they need.
     """
     bx, by, bz = bs
     (x0, y0, z0), (x1, y1, z1) = box.block_range(bs)
-    nbx, nby, nbz = x1 - x0 + 1, y1 - y0 + 1, z1 - z0 + 1
+    nbx = x1 - x0 + 1
     extra = (channels,) if channels > 1 else ()
-    shape = (nbz, nby, nbx, bz, by, bx) + extra
-    if missing == 0:
-        stage = np.zeros(shape, dtype)
-    else:
-        stage = np.empty(shape, dtype)
-        stage.view(np.uint8).fill(missing)
-    u8 = stage.view(np.uint8).reshape(nbz, nby, nbx, -1)
-    for iz in range(nbz):
-        for iy in range(nby):
-            for cx, val in scan_row(view, x0, x1, y0 + iy, z0 + iz):
-                dst = u8[iz, iy, cx - x0]
-                if outside_roi is not None and outside_roi(cx, y0 + iy, z0 + iz):
+    sx, sy, sz = box.size
+    ox, oy, oz = box.offset
+    out = np.empty((sz, sy, sx) + extra, dtype)
+    stage = np.empty((nbx, bz, by, bx) + extra, dtype)
+    stage_u8 = stage.view(np.uint8).reshape(nbx, -1)
+    x_aligned = ox == x0 * bx and sx == nbx * bx
+    for cz in range(z0, z1 + 1):
+        za, zb = max(oz, cz * bz), min(oz + sz, (cz + 1) * bz)  # voxel z range of this block layer
+        zs = slice(za - cz * bz, zb - cz * bz)
+        for cy in range(y0, y1 + 1):
+            ya, yb = max(oy, cy * by), min(oy + sy, (cy + 1) * by)
+            ys = slice(ya - cy * by, yb - cy * by)
+            dst_rows = out[za - oz : zb - oz, ya - oy : yb - oy]
+            filled = False
+            for cx, val in scan_row(view, x0, x1, cy, cz):
+                if not filled:
+                    stage_u8.fill(missing)
+                    filled = True
+                dst = stage_u8[cx - x0]
+                if outside_roi is not None and outside_roi(cx, cy, cz):
                     dst.fill(background)
                     continue
                 try:
                     blockcodec.deserialize_into(val, dst)
                 except blockcodec.CodecError:
                     dst.fill(missing)  # a corrupt block reads as missing, like DVID's logged skip
-    vol = stage.transpose((0, 3, 1, 4, 2, 5) + tuple(range(6, 6 + len(extra))))
-    vol = vol.reshape((nbz * bz, nby * by, nbx * bx) + extra)
-    ox, oy, oz = box.offset[0] - x0 * bx, box.offset[1] - y0 * by, box.offset[2] - z0 * bz
-    sx, sy, sz = box.size
-    return np.ascontiguousarray(vol[oz : oz + sz, oy : oy + sy, ox : ox + sx])
+            if not filled:
+                dst_rows.view(np.uint8).fill(missing)
+                continue
+            if x_aligned:  # one strided copy for the whole row of blocks
+                dz, dy = zb - za, yb - ya
+                dst_rows.reshape((dz, dy, nbx, bx) + extra)[...] = \
+                    stage[:, zs, ys].transpose((1, 2, 0, 3) + tuple(range(4, 4 + len(extra))))
+                continue
+            for ix in range(nbx):
+                cx = x0 + ix
+                xa, xb = max(ox, cx * bx), min(ox + sx, (cx + 1) * bx)
+                dst_rows[:, :, xa - ox : xb - ox] = stage[ix, zs, ys, xa - cx * bx : xb - cx * bx]
+    return out
 
 
 def split_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int]) -> tuple[np.ndarray, tuple[int, int, int]]:
