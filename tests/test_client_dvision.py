@@ -47,6 +47,8 @@ def test_info_before_any_write(dvision_run):
 def test_post_raw_and_info_extents(dvision_run):
     ok(dvision_run, "post_raw")
     ok(dvision_run, "post_raw_offset")
+    posts = [e for e in dvision_run["log"] if e.method == "POST" and "/raw/0_1_2/" in e.path]
+    assert [(e.status, e.request_type) for e in posts] == [(200, None)] * 2, posts  # no Content-Type
     s = ok(dvision_run, "info_after_write")
     assert s["dtype"] == "uint8"
     # written: x 0..95, y 0..63, z 0..63  ->  shape (z, y, x)

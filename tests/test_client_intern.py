@@ -37,7 +37,8 @@ def test_create_repo_and_instance(intern_run):
     s = ok(intern_run, "create_project")
     assert len(s["uuid"]) == 32
     posts = [e for e in intern_run["log"] if e.method == "POST" and e.path in ("/api/repos", f"/api/repo/{s['uuid']}/instance")]
-    assert [e.status for e in posts] == [200, 200], posts
+    assert [e.status for e in posts[:2]] == [200, 200], posts
+    assert posts[0].path == "/api/repos" and posts[0].request_type is None, posts[0]
 
 
 def test_post_and_get_cutouts(intern_run):
@@ -45,6 +46,8 @@ def test_post_and_get_cutouts(intern_run):
     for name in ("get_cutout_aligned_x", "get_cutout_unaligned", "get_cutout_one_slice"):
         s = ok(intern_run, name)
         assert s["shape"] == s["want_shape"] and s["equal"], (name, s)
+    posts = [e for e in intern_run["log"] if e.method == "POST" and "/raw/0_1_2/" in e.path]
+    assert [(e.status, e.request_type) for e in posts] == [(200, None)], posts  # no Content-Type
     gets = [e for e in intern_run["log"] if e.method == "GET" and "/raw/0_1_2/" in e.path]
     assert gets and all(e.path.endswith("/octet-stream") and e.status == 200 for e in gets), gets
     assert any(e.path.endswith("/raw/0_1_2/64_20_4/0_10_5/octet-stream") for e in gets)
@@ -75,6 +78,19 @@ def test_server_info_and_log(intern_run):
     # DVID stores "<RFC3339 time>  <message>"
     entries = ok(intern_run, "get_log")["log"]["log"]
     assert any(e.endswith("  intern log line") for e in entries), entries
+
+
+def test_instance_create_into_existing_repo_and_legacy_delete(intern_run):
+    uuid = intern_run["uuid"]
+    assert ok(intern_run, "create_second_instance")["uuid"] == uuid
+    # DVID removed its DELETE routes in 2016 (core.md §1.6): intern's delete gets the router's
+    # 404, which intern raises as HTTPError, and the instance stays.
+    s = intern_run["steps"]["delete_second_instance"]
+    assert not s["ok"] and s["error_type"] == "requests.exceptions.HTTPError", s
+    dels = [e for e in intern_run["log"] if e.method == "DELETE"]
+    assert [(e.path, e.status) for e in dels] == [(f"/api/repo/{uuid}/scratch?imsure=true", 404)], dels
+    names = set(ok(intern_run, "repo_info_after_delete")["info"]["DataInstances"])
+    assert names == {intern_run["name"], "scratch"}, names
 
 
 def test_commit_then_branch_without_name_is_http_error(intern_run):

@@ -108,6 +108,24 @@ def _():
     return {"log": json.loads(raw)}
 
 
+@step("create_second_instance")
+def _():
+    scratch = DataInstanceResource("scratch", res.UUID, "uint8blk", datatype="uint8")
+    return {"uuid": rmt.create_project(scratch)}
+
+
+@step("delete_second_instance")
+def _():
+    # DVID has no HTTP delete route (removed 2016): intern's DELETE ...?imsure=true gets a 404
+    r = rmt.delete_project(DataInstanceResource("scratch", res.UUID, "uint8blk", datatype="uint8"))
+    return {"status": r.status_code}
+
+
+@step("repo_info_after_delete")
+def _():
+    return {"info": rmt.get_info(RepositoryResource(UUID=res.UUID))}
+
+
 @step("commit")
 def _():
     return {"committed": rmt.commit(res.UUID, note="intern commit", log_m="intern commit log")}

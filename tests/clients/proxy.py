@@ -35,7 +35,8 @@ class Exchange:
     length: int
     origin: str | None
     allow_origin: str | None
-    content_type: str | None
+    content_type: str | None  # of the response
+    request_type: str | None = None  # Content-Type the client sent
     body: bytes = field(repr=False, default=b"")
 
 
@@ -92,6 +93,7 @@ class LoggingProxy:
                             origin=self.headers.get("Origin"),
                             allow_origin=hdrs.get("access-control-allow-origin"),
                             content_type=hdrs.get("content-type"),
+                            request_type=self.headers.get("Content-Type"),
                             body=data if proxy.keep_bodies else b"",
                         )
                     )
