@@ -63,7 +63,7 @@ make_venv() {  # name marker-module pip-args...
   echo "clients.sh: creating .venv-$name ($*)"
   rm -rf "$venv"
   if ! { "$PY" -m venv "$venv" &&
-    "$venv/bin/python" -m pip install -q "$@" &&
+    "$venv/bin/python" -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither" >&2) &&
     "$venv/bin/python" -c "import $marker"; }; then
     warn "could not install $* into .venv-$name; its tests will skip"
     rm -rf "$venv"
