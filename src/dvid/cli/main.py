@@ -19,6 +19,9 @@ Commands sent to a running server (see 'dvid help server' for the full list):
   types, shutdown, repos new|delete, repo <uuid> new|branch|newversion|merge|rename|delete,
   node <uuid> <name> <command...> (e.g. load, put, roi), jobs, job <id>
 
+  node <uuid> <name> put remote <plane> <x,y,z> <glob...>   upload files from this machine
+                                      (--http URL selects the server's HTTP address)
+
 Long commands (load, put, roi) run as server jobs; the CLI shows a progress bar until the job
 ends (--no-wait returns at once; Ctrl-C stops watching, not the job).
 """
@@ -58,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "help" and args[1:] == ["server"]:
         args = ["help"]
     rpc = str(flags.get("rpc", "localhost:8001"))
+    if len(args) >= 6 and args[0] == "node" and args[3] == "put" and args[4] == "remote":
+        from dvid.cli.upload import put_remote
+
+        if len(args) < 8:
+            print("dvid: put remote needs <plane> <x,y,z> <glob...>", file=sys.stderr)
+            return 1
+        url = str(flags.get("http") or remote.http_url(rpc))
+        return put_remote(url, args[1], args[2], args[5], args[6], args[7:])
     return remote.run(rpc, args, wait=not flags.get("no-wait"))
 
 

@@ -14,6 +14,17 @@ def _post(rpc: str, args: list[str]) -> requests.Response:
     return requests.post(url.rstrip("/") + "/command", json={"args": args}, timeout=600)
 
 
+def http_url(rpc: str) -> str:
+    """The server's HTTP address, asked through the command channel."""
+    resp = _post(rpc, ["address"])
+    resp.raise_for_status()
+    addr = resp.json()["text"].strip()
+    host, _, port = addr.rpartition(":")
+    if host in ("", "0.0.0.0", "localhost"):
+        host = (rpc.split("://")[-1].rpartition(":")[0]) or "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
 def run(rpc: str, args: list[str], wait: bool = True) -> int:
     try:
         resp = _post(rpc, args)

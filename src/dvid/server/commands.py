@@ -78,6 +78,8 @@ def run_command(st: ServerState, args: list[str], shutdown: callable = lambda: N
         lines = ["Data Types within this DVID Server", "----------------------------------"]
         lines += [f"{n:<20} {types[n].url}" for n in sorted(ds.types_in_use()) if n in types]
         return CommandResult("\n".join(lines) + "\n")
+    if cmd == "address":
+        return CommandResult(st.config.http_address)
     if cmd == "jobs":
         return CommandResult(json.dumps(st.jobs.list()))
     if cmd == "job":
