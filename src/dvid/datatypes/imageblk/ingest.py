@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,9 @@ class BlockFormat:
     def voxel_shape(self) -> tuple[int, ...]:
         bx, by, bz = self.block_size
         return (bz, by, bx, self.channels) if self.channels > 1 else (bz, by, bx)
+
+
+_POOL = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="decode")
 
 
 def write_region(
@@ -178,12 +182,19 @@ def load_stack(
         slab_end = (z // bz + 1) * bz  # first z of the next block slab
         group = list(range(k, min(len(files), k + slab_end - z)))
         imgs: list[tuple[int, np.ndarray]] = []
-        for i in group:
+
+        def read(i: int) -> tuple[int, np.ndarray | str]:
             try:
                 with open(files[i], "rb") as f:
-                    imgs.append((i, to_voxels(decode(f.read()), fmt, os.path.basename(files[i]))))
+                    return i, to_voxels(decode(f.read()), fmt, os.path.basename(files[i]))
             except (OSError, BadRequest) as e:
-                on_error(files[i], str(e).splitlines()[0])
+                return i, str(e).splitlines()[0]
+
+        for i, got in _POOL.map(read, group):  # decoders release the GIL: overlap them
+            if isinstance(got, str):
+                on_error(files[i], got)
+            else:
+                imgs.append((i, got))
         written = 0
         if imgs:
             h = max(im.shape[0] for _, im in imgs)
