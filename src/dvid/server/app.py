@@ -19,6 +19,7 @@ from dvid.server.core_routes import is_admin
 from dvid.server.http import HttpRequest, error_response, parse_query, read_body, send_response
 from dvid.server.router import dispatch
 from dvid.server.state import ServerState
+from dvid.storage.base import StorageError
 
 log = logging.getLogger("dvid.server")
 _CORS_METHODS = "GET, POST, DELETE, HEAD, OPTIONS"
@@ -46,6 +47,9 @@ def handle(st: ServerState, req: HttpRequest) -> Response:
         return dispatch(st, req)
     except DVIDError as e:
         return error_response(str(e), req.path, e.status)
+    except StorageError as e:  # e.g. a full disk: the batch was not written, say so clearly
+        log.error("storage error on %s %s: %s", req.method, req.path, e)
+        return error_response(str(e), req.path, 400)
     except Exception:
         log.exception("internal error on %s %s", req.method, req.path)
         return error_response("internal server error, see the server log", req.path, 500)
@@ -94,8 +98,13 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
             return
         try:
             length = headers.get("content-length")
-            req.body = await read_body(receive, int(length) if length and length.isdigit() else None,
-                                       config.max_request_bytes)
+            req.body = await asyncio.wait_for(
+                read_body(receive, int(length) if length and length.isdigit() else None, config.max_request_bytes),
+                timeout=config.read_timeout)
+        except TimeoutError:
+            await send_response(send, error_response(
+                f"request body not received within {config.read_timeout:g} s", path, 400), cors, head=False)
+            return
         except DVIDError as e:
             await send_response(send, error_response(str(e), path, e.status), cors, head=False)
             return

@@ -43,6 +43,7 @@ class Config:
     min_mutation_id_start: int = 0
     max_request_bytes: int = MAX_DATA_REQUEST
     access_log: bool = False
+    read_timeout: float = 600.0  # seconds to receive a whole request body (DVID's 600 s HTTP timeouts)
     toml_path: str = ""
     default_store: str = "default"
     metadata_store: str = ""
@@ -102,6 +103,7 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     cfg.min_mutation_id_start = int(srv.get("min_mutation_id_start", 0))
     cfg.max_request_bytes = int(srv.get("maxrequestbytes", MAX_DATA_REQUEST))
     cfg.access_log = bool(srv.get("accesslog", False))
+    cfg.read_timeout = float(srv.get("readtimeout", 600.0))
     for alias, sect in doc.get("store", {}).items():
         if "engine" not in sect:
             raise BadRequest(f"store {alias!r} has no engine")

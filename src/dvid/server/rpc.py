@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dvid.errors import DVIDError
 from dvid.server.commands import run_command
 from dvid.server.state import ServerState
+from dvid.storage.base import StorageError
 
 log = logging.getLogger("dvid.rpc")
 
@@ -55,7 +56,7 @@ class CommandServer:
                         raise ValueError("'args' must be a list of strings")
                     res = run_command(state, args, shutdown)
                     self._reply(200, json.dumps({"text": res.text, "job": res.job}).encode(), "application/json")
-                except DVIDError as e:
+                except (DVIDError, StorageError) as e:
                     self._reply(400, str(e).encode(), "text/plain; charset=utf-8")
                 except ValueError as e:
                     self._reply(400, f"bad command request: {e}".encode(), "text/plain; charset=utf-8")
