@@ -33,6 +33,7 @@ class DvidServer:
     extra_toml: str = ""
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
+    store_toml: str = ""
     proc: subprocess.Popen | None = None
     url: str = ""
     rpc: str = ""
@@ -59,7 +60,8 @@ class DvidServer:
                 rest.append(line)
         self.config_path.write_text(
             "[server]\n" + "\n".join(server_lines + extra_server) + "\n\n"
-            + '[backend.default]\nstore = "main"\n\n[store.main]\nengine = "lmdb"\npath = "db"\n\n'
+            + '[backend.default]\nstore = "main"\n\n[store.main]\nengine = "lmdb"\npath = "db"\n'
+            + self.store_toml + "\n\n"
             + "\n".join(rest) + "\n")
 
     def start(self) -> DvidServer:
@@ -122,9 +124,9 @@ def server_factory(tmp_path_factory) -> Iterator[Callable[..., DvidServer]]:
     started: list[DvidServer] = []
 
     def make(workers: int = 1, extra_toml: str = "", env: dict[str, str] | None = None,
-             args: list[str] | None = None) -> DvidServer:
+             args: list[str] | None = None, store_toml: str = "") -> DvidServer:
         srv = DvidServer(tmp_path_factory.mktemp("dvid"), workers=workers, extra_toml=extra_toml,
-                         env=env or {}, args=args or [])
+                         env=env or {}, args=args or [], store_toml=store_toml)
         started.append(srv)
         return srv.start()
 
