@@ -34,6 +34,7 @@ class DvidServer:
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     store_toml: str = ""
+    store_section: str = 'engine = "lmdb"\npath = "db"\n'
     proc: subprocess.Popen | None = None
     url: str = ""
     rpc: str = ""
@@ -60,7 +61,7 @@ class DvidServer:
                 rest.append(line)
         self.config_path.write_text(
             "[server]\n" + "\n".join(server_lines + extra_server) + "\n\n"
-            + '[backend.default]\nstore = "main"\n\n[store.main]\nengine = "lmdb"\npath = "db"\n'
+            + '[backend.default]\nstore = "main"\n\n[store.main]\n' + self.store_section
             + self.store_toml + "\n\n"
             + "\n".join(rest) + "\n")
 
@@ -124,9 +125,11 @@ def server_factory(tmp_path_factory) -> Iterator[Callable[..., DvidServer]]:
     started: list[DvidServer] = []
 
     def make(workers: int = 1, extra_toml: str = "", env: dict[str, str] | None = None,
-             args: list[str] | None = None, store_toml: str = "") -> DvidServer:
+             args: list[str] | None = None, store_toml: str = "", store_section: str | None = None) -> DvidServer:
         srv = DvidServer(tmp_path_factory.mktemp("dvid"), workers=workers, extra_toml=extra_toml,
                          env=env or {}, args=args or [], store_toml=store_toml)
+        if store_section is not None:
+            srv.store_section = store_section
         started.append(srv)
         return srv.start()
 

