@@ -174,19 +174,22 @@ def main() -> None:
         row(f"GET raw {size}³ 1 client vs precomputed (MB/s)", f"{ours_mbs:.0f}",
             f"{nbytes/med(pre_t)/MB:.0f} ({med(pre_t)*1e3:.1f} ms)", f"{med(pre_t)/med(ours_t):.2f}")
 
-        # --- GET raw, 4 concurrent clients
-        def client_loop(k: int) -> int:
+        # --- GET raw, 4 concurrent clients for a fixed time (steady state, warm connections)
+        def client_loop(k: int, until: float) -> int:
             cc = Conn(srv.url)
-            total = 0
-            for off in offsets[k % len(offsets):] + offsets[: k % len(offsets)]:
+            total, i = 0, k
+            while time.perf_counter() < until:
+                off = offsets[i % len(offsets)]
                 total += len(cc.get(f"/api/node/{uuid}/em_lz4/raw/0_1_2/{size}_{size}_{size}/"
                                     f"{off[0]}_{off[1]}_{off[2]}"))
+                i += 1
             cc.close()
             return total
 
-        t0 = time.perf_counter()
         with cf.ThreadPoolExecutor(4) as ex:
-            total = sum(ex.map(client_loop, range(4)))
+            list(ex.map(lambda k: client_loop(k, time.perf_counter() + 1.0), range(4)))  # warm-up
+            t0 = time.perf_counter()
+            total = sum(ex.map(lambda k: client_loop(k, t0 + 6.0), range(4)))
         agg = total / (time.perf_counter() - t0) / MB
         row(f"GET raw {size}³ 4 clients aggregate (MB/s)", f"{agg:.0f}")
 
