@@ -131,6 +131,34 @@ class VersionedView:
 
     def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         """``(tkey, value)`` of every key in ``[start, end)`` that has a value visible here."""
+        if self.ancestry.linear:
+            return self._scan_linear(start, end)
+        return self._scan_general(start, end)
+
+    def _scan_linear(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """The hot path: no merge among the ancestors, so the nearest version present wins."""
+        plen = self._plen
+        rank = self.ancestry.rank
+        big = 1 << 62
+        cur_tk: bytes | None = None
+        best: bytes | None = None
+        best_rank = big
+        tomb_marker = keys.MARKER_TOMBSTONE
+        for k, v in self.store.scan(self._prefix + start, self._prefix + end):
+            n = len(k)
+            tk = k[plen : n - 9]
+            if tk != cur_tk:
+                if best is not None:
+                    yield cur_tk, best  # type: ignore[misc]
+                cur_tk, best, best_rank = tk, None, big
+            r = rank.get(int.from_bytes(k[n - 9 : n - 5], "big"))
+            if r is not None and r < best_rank:
+                best_rank = r
+                best = None if k[n - 1] == tomb_marker else v
+        if best is not None:
+            yield cur_tk, best  # type: ignore[misc]
+
+    def _scan_general(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         plen = self._plen
         choose = self.ancestry.choose
         cur_tk: bytes | None = None
