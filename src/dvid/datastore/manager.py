@@ -33,7 +33,7 @@ from dvid.datastore.settings import (
     string_setting,
 )
 from dvid.datastore.timefmt import log_line, rfc3339_nano
-from dvid.datastore.view import Ancestry, VersionedView
+from dvid.datastore.view import Ancestry, MergeConflict, VersionedView
 from dvid.errors import BadRequest
 from dvid.storage.base import Engine
 
@@ -431,8 +431,12 @@ class Datastore:
         return self._mutate(op)
 
     def resolve_conflicts(self, ref: NodeRef, data: list[str], parents: list[str], note: str = "") -> str:
-        """Before merging, tombstone in lower-priority parents every key whose value differs from the
-        top-priority parent's (each in a new committed child on branch ``conflict-<uuid>``)."""
+        """Merge ``parents`` with the first one winning every conflict (core.md §3.5).
+
+        For each lower-priority parent, the keys that would conflict at the merge (changed on both
+        sides) are tombstoned in a new committed child of that parent on branch
+        ``conflict-<uuid>``; one-sided changes are kept. (DVID tombstones every differing key, which
+        also deletes changes made on only one side.)"""
         if not data:
             raise BadRequest("Must specify at least one data instance using 'data' field")
         if len(parents) < 2:
@@ -448,12 +452,23 @@ class Datastore:
         new_parents = [top.uuid]
         for low in prefs[1:]:
             deletions: dict[str, list[bytes]] = {}
+            pm = dict(self._parents_map(self._repo_of(self._state, ref)))
+            virtual = max(pm) + 1
+            pm[virtual] = [top.version, low.version]
             for inst in insts:
-                top_vals = dict(self.view(top, inst).scan(b"", b"\xff" * 32))
-                low_vals = dict(self.view(low, inst).scan(b"", b"\xff" * 32))
-                diff = [k for k, v in low_vals.items() if k in top_vals and top_vals[k] != v]
-                if diff:
-                    deletions[inst.name] = diff
+                if not inst.versioned:
+                    continue
+                merged = VersionedView(self.store, inst.instance_id, Ancestry(virtual, pm))
+                candidates = {k for k, _ in self.view(top, inst).scan(b"", b"\xff" * 32)}
+                candidates |= {k for k, _ in self.view(low, inst).scan(b"", b"\xff" * 32)}
+                conflicts = []
+                for tk in sorted(candidates):
+                    try:
+                        merged.get(tk)
+                    except MergeConflict:
+                        conflicts.append(tk)
+                if conflicts:
+                    deletions[inst.name] = conflicts
             if not deletions:
                 new_parents.append(low.uuid)
                 continue
