@@ -127,16 +127,12 @@ def send(srv, spec):
     return r
 
 
-def test_fuzz_committed_node_is_unchanged(fuzz_target):
-    srv, uuid, child, names = fuzz_target
-    # phase one hits the committed node; the unversioned instance may legitimately change
-    locked_names = [n for n in names if n != "unv"]
-    before = content_hash(srv, uuid, locked_names)
+def fuzz(srv, uuids, names, n):
+    """Send ``n`` generated requests; every one must be answered, none with a 5xx."""
     statuses: dict[int, int] = {}
 
-    @settings(max_examples=N_LOCKED, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(request_spec([uuid, uuid[:6], f"{uuid[:8]}:"], names))
+    @settings(max_examples=n, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(request_spec(uuids, names))
     def run(spec):
         r = send(srv, spec)
         if r is None:
@@ -146,23 +142,20 @@ def test_fuzz_committed_node_is_unchanged(fuzz_target):
 
     run()
     assert requests.get(f"{srv.url}/api/heartbeat", timeout=5).text == "OK"
+    return statuses
+
+
+def test_fuzz_committed_node_is_unchanged(fuzz_target):
+    srv, uuid, child, names = fuzz_target
+    # phase one hits the committed node; the unversioned instance may legitimately change
+    locked_names = [n for n in names if n != "unv"]
+    before = content_hash(srv, uuid, locked_names)
+    statuses = fuzz(srv, [uuid, uuid[:6], f"{uuid[:8]}:"], names, N_LOCKED)
     assert content_hash(srv, uuid, locked_names) == before
     print(f"\nfuzzed {sum(statuses.values())} requests at a committed node: {dict(sorted(statuses.items()))}")
 
 
 def test_fuzz_open_node_never_fails(fuzz_target):
     srv, uuid, child, names = fuzz_target
-    statuses: dict[int, int] = {}
-
-    @settings(max_examples=N_OPEN, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-    @given(request_spec([child, child[:7], ":master"], names))
-    def run(spec):
-        r = send(srv, spec)
-        if r is None:
-            return
-        statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-        assert r.status_code < 500, (spec, r.status_code, r.text[:300])
-
-    run()
-    assert requests.get(f"{srv.url}/api/heartbeat", timeout=5).text == "OK"
+    statuses = fuzz(srv, [child, child[:7], ":master"], names, N_OPEN)
     print(f"\nfuzzed {sum(statuses.values())} requests at an open node: {dict(sorted(statuses.items()))}")

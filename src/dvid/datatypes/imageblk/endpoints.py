@@ -44,8 +44,12 @@ def _pt(p) -> str:
     return "(" + ",".join(str(v) for v in p) + ")"
 
 
-def _throttled(req: Request) -> bool:
-    return req.query.get("throttle") in ("true", "on")
+def _maybe_throttled(fn: Handler, dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    """Run a heavy handler, holding a server-wide throttle slot when ``throttle=true|on`` asks for it."""
+    if req.query.get("throttle") in ("true", "on"):
+        with ctx.throttle():
+            return fn(dt, ctx, req)
+    return fn(dt, ctx, req)
 
 
 # ---------------------------------------------------------------------------------- simple ones
@@ -168,10 +172,7 @@ def raw(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
     axes = parse_shape(p[4])
     if len(axes) == 2:
         return _raw_2d(dt, ctx, req, axes, kw == "isotropic")
-    if _throttled(req):
-        with ctx.throttle():
-            return _raw_3d(dt, ctx, req)
-    return _raw_3d(dt, ctx, req)
+    return _maybe_throttled(_raw_3d, dt, ctx, req)
 
 
 def _raw_2d(dt: ImageBlkType, ctx: InstanceContext, req: Request, axes: tuple[int, ...], iso: bool) -> Response:
@@ -261,10 +262,7 @@ def arb(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
     p = req.parts
     if len(p) < 8:
         raise BadRequest("'arb' must be followed by top left, top right, bottom left, and resolution")
-    if _throttled(req):
-        with ctx.throttle():
-            return _arb(dt, ctx, req)
-    return _arb(dt, ctx, req)
+    return _maybe_throttled(_arb, dt, ctx, req)
 
 
 def _arb(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
@@ -436,10 +434,7 @@ def subvolblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Respon
     p = req.parts
     if len(p) < 6:
         raise BadRequest('"subvolblocks" must be followed by size/offset')
-    if _throttled(req):
-        with ctx.throttle():
-            return _subvolblocks(dt, ctx, req)
-    return _subvolblocks(dt, ctx, req)
+    return _maybe_throttled(_subvolblocks, dt, ctx, req)
 
 
 def _subvolblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
