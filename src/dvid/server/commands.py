@@ -181,7 +181,7 @@ def _node(st: ServerState, pos: list[str], settings: dict[str, str], args: list[
         return CommandResult(dt.help())
     if st.readonly:
         raise BadRequest("Server in read-only mode and will only accept GET and HEAD requestcs")
-    if inst.versioned and ref.node.locked and not st.fullwrite:
+    if inst.versioned and ref.node.locked and not st.fullwrite and sub[0].lower() != "export":
         raise BadRequest(f"Cannot run '{sub[0]}' on data at committed node {ref.uuid}: committed versions are "
                          "immutable (create a new version first)")
     ctx = ServerContext(st, ref, inst)

@@ -51,6 +51,10 @@ def run(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: dict[
         return _put(dt, ctx, args)
     if cmd == "roi":
         return _foreground_roi(dt, ctx, args)
+    if cmd in ("export", "import"):
+        from dvid.datatypes.imageblk import export
+
+        return export.export(dt, ctx, args, settings) if cmd == "export" else export.import_(dt, ctx, args, settings)
     raise BadRequest(f"Unknown command.  Data instance '{ctx.instance.name}' [{dt.name}] does not support "
                      f"'{cmd}' command.")
 
