@@ -108,8 +108,9 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         if "engine" not in sect:
             raise BadRequest(f"store {alias!r} has no engine")
         opts = {k: v for k, v in sect.items() if k != "engine"}
-        if "path" in opts and not str(opts["path"]).startswith(("s3://", "gs://", "http://", "https://")):
-            opts["path"] = str((base / str(opts["path"])).resolve())
+        for key in ("path", "ref"):
+            if key in opts and "://" not in str(opts[key]):
+                opts[key] = str((base / str(opts[key])).resolve())
         engine = str(sect["engine"]).lower()
         if engine in ("badger", "basholeveldb"):
             warnings.warn(f"store {alias!r}: engine {engine!r} is served by the embedded LMDB engine", stacklevel=2)
@@ -117,15 +118,21 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
         cfg.stores[alias] = StoreConfig(alias, engine, opts)
     backend = doc.get("backend", {})
     default = backend.get("default", {}).get("store")
+    kv_stores = [a for a, sc in cfg.stores.items() if sc.engine != "ngprecomputed"]
     if default:
         cfg.default_store = str(default)
-    elif len(cfg.stores) == 1:
-        cfg.default_store = next(iter(cfg.stores))
-    elif not cfg.stores:
+    elif len(kv_stores) == 1:
+        cfg.default_store = kv_stores[0]
+    elif not kv_stores:
         cfg.stores["default"] = StoreConfig("default", "lmdb", {"path": str((base / "dvid-data").resolve())})
     else:
         raise BadRequest("if no default backend specified, must have exactly one store defined in config file")
     if cfg.default_store not in cfg.stores:
         raise BadRequest(f"default store {cfg.default_store!r} is not defined in [store]")
+    if cfg.stores[cfg.default_store].engine == "ngprecomputed":
+        raise BadRequest("the default store must be a key-value store, not a read-only ngprecomputed volume")
+    for alias, sc in cfg.stores.items():
+        if sc.engine == "ngprecomputed" and not sc.options.get("ref"):
+            raise BadRequest(f"store {alias!r}: engine \"ngprecomputed\" needs ref = <path or URL of the volume>")
     cfg.metadata_store = str(backend.get("metadata", {}).get("store", ""))
     return cfg

@@ -60,6 +60,9 @@ class ServerState:
         self.config = config
         sc = config.store()
         self.store = shared_engine(sc.engine, sc.options)
+        from dvid.datatypes.imageblk import gridstore
+
+        gridstore.configure({a: str(c.options["ref"]) for a, c in config.stores.items() if c.engine == "ngprecomputed"})
         meta = None
         if config.metadata_store and config.metadata_store != sc.alias:
             mc = config.store(config.metadata_store)

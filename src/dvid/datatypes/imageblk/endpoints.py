@@ -149,10 +149,41 @@ def _check_size(box: Box, bpv: int) -> None:
         raise BadRequest(f"requested payload of {box.voxels * bpv} bytes exceeds the {MAX_DATA_REQUEST} byte limit")
 
 
+WRITES = ("raw", "isotropic", "blocks", "extents", "resolution")
+
+
+def grid_of(ctx: InstanceContext):
+    """The precomputed volume behind a GridStore instance, or None."""
+    alias = ctx.instance.props.get("GridStore")
+    if not alias:
+        return None
+    from dvid.datatypes.imageblk.gridstore import open_grid
+
+    return open_grid(alias, int(ctx.instance.props.get("ScaleLevel", 0)))
+
+
 def read_box(dt: ImageBlkType, ctx: InstanceContext, box: Box, mask: SpanIndex | None) -> np.ndarray:
+    grid = grid_of(ctx)
+    if grid is not None:
+        vol = grid.read(box)
+        if mask is not None:  # block-granular masking as for stored data
+            _mask_grid_read(vol, box, block_size(ctx.instance), mask)
+        return vol
     bg = ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
     return gather(ctx.view, box, block_size(ctx.instance), dt.vt.np_dtype, dt.vt.channels,
                   outside_roi=mask.outside if mask is not None else None, background=bg)
+
+
+def _mask_grid_read(vol: np.ndarray, box: Box, bs: tuple[int, int, int], mask: SpanIndex) -> None:
+    (x0, y0, z0), (x1, y1, z1) = box.block_range(bs)
+    ox, oy, oz = box.offset
+    for z in range(z0, z1 + 1):
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                if mask.outside(x, y, z):
+                    vol[max(z * bs[2] - oz, 0) : max((z + 1) * bs[2] - oz, 0),
+                        max(y * bs[1] - oy, 0) : max((y + 1) * bs[1] - oy, 0),
+                        max(x * bs[0] - ox, 0) : max((x + 1) * bs[0] - ox, 0)] = 0
 
 
 def image_of(dt: ImageBlkType, vol2d: np.ndarray) -> np.ndarray:
@@ -298,8 +329,11 @@ def _arb(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
     if int(np.prod(size)) * dt.vt.bytes_per_voxel > 1 << 30:
         raise BadRequest("arbitrary image spans too large a volume (over 1 GiB of voxels)")
     bgval = ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
-    vol = gather(ctx.view, Box(tuple(int(v) for v in vmin), tuple(int(v) for v in size)),
-                 block_size(ctx.instance), dt.vt.np_dtype, dt.vt.channels, missing=bgval).astype(np.float64)
+    abox = Box(tuple(int(v) for v in vmin), tuple(int(v) for v in size))
+    grid = grid_of(ctx)
+    src = grid.read(abox) if grid is not None else gather(ctx.view, abox, block_size(ctx.instance), dt.vt.np_dtype,
+                                                          dt.vt.channels, missing=bgval)
+    vol = src.astype(np.float64)
     if vol.ndim == 3:
         vol = vol[..., None]
     li, hiidx = lo - vmin, hi - vmin
@@ -353,6 +387,13 @@ def blocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
         raise BadRequest("requested blocks exceed the request size limit")
     out = np.empty((span, nbytes), np.uint8)
     out.fill(ctx.instance.props["Background"])
+    grid = grid_of(ctx)
+    if grid is not None:
+        for i in range(span):
+            if grid.block_exists(bx + i, by, bz):
+                blk = grid.read(Box(((bx + i) * bs[0], by * bs[1], bz * bs[2]), bs))
+                out[i] = np.ascontiguousarray(blk).view(np.uint8).reshape(-1)
+        return Response(memoryview(out).cast("B"), content_type="application/octet-stream")
     for cx, val in scan_row(ctx.view, bx, bx + span - 1, by, bz):
         try:
             blockcodec.deserialize_into(val, out[cx - bx])
@@ -391,6 +432,18 @@ def _payload(dt: ImageBlkType, val: bytes, compression: str) -> bytes | memoryvi
     return blockcodec.stored_payload(val)
 
 
+def _grid_payload(grid, bs: tuple[int, int, int], b: tuple[int, int, int], compression: str) -> bytes | None:
+    """Record payload of a GridStore block: stored JPEG chunks pass through; otherwise voxels."""
+    if compression in ("", "jpeg") and grid.encoding == "jpeg":
+        chunk = grid.stored_chunk(*b)
+        if chunk is not None:
+            return chunk
+    if compression == "jpeg":
+        return None
+    blk = grid.read(Box(tuple(c * n for c, n in zip(b, bs, strict=True)), bs))
+    return np.ascontiguousarray(blk).tobytes()
+
+
 def _check_compression(req: Request) -> str:
     c = req.query.get("compression", "")
     if c not in ("", "jpeg", "uncompressed"):
@@ -414,8 +467,17 @@ def specificblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Resp
         raise BadRequest(f"strconv.Atoi: {e}") from None
     if req.query.get("prefetch") in ("on", "true"):
         return Response(b"", content_type="application/octet-stream")
-    tks = [block_tkey(coords[i], coords[i + 1], coords[i + 2]) for i in range(0, len(coords), 3)]
     out: list[bytes | memoryview] = []
+    grid = grid_of(ctx)
+    if grid is not None:
+        bs = block_size(ctx.instance)
+        for i in range(0, len(coords), 3):
+            b = (coords[i], coords[i + 1], coords[i + 2])
+            payload = _grid_payload(grid, bs, b, comp) if grid.block_exists(*b) else None
+            if payload:
+                out += [_HDR.pack(*b, len(payload)), payload]
+        return Response(b"".join(out), content_type="application/octet-stream")
+    tks = [block_tkey(coords[i], coords[i + 1], coords[i + 2]) for i in range(0, len(coords), 3)]
     for i, val in enumerate(ctx.view.get_many(tks)):
         if not val:
             continue
@@ -449,9 +511,21 @@ def _subvolblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Respo
     if req.method == "POST":
         raise BadRequest("DVID does not accept the post action on the 'subvolblocks' endpoint")
     comp = _check_compression(req)
-    jpeg_mismatch = comp == "jpeg" and ctx.instance.compression != "jpeg"
     (x0, y0, z0), (x1, y1, z1) = box.block_range(bs)
     out: list[bytes | memoryview] = []
+    grid = grid_of(ctx)
+    if grid is not None:
+        if comp == "jpeg" and grid.encoding != "jpeg":
+            raise BadRequest("compression=jpeg requested but the GridStore volume is not JPEG-encoded")
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x in range(x0, x1 + 1):
+                    if grid.block_exists(x, y, z):
+                        payload = _grid_payload(grid, bs, (x, y, z), comp)
+                        if payload is not None:
+                            out += [_HDR.pack(x, y, z, len(payload)), payload]
+        return Response(b"".join(out), content_type="application/octet-stream")
+    jpeg_mismatch = comp == "jpeg" and ctx.instance.compression != "jpeg"
     for z in range(z0, z1 + 1):
         for y in range(y0, y1 + 1):
             for x, val in scan_row(ctx.view, x0, x1, y, z):

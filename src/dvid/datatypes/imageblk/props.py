@@ -75,7 +75,7 @@ def _int_list(s: str, label: str) -> list[int]:
     return vals
 
 
-def init_props(settings: dict[str, Any]) -> dict[str, Any]:
+def init_props(settings: dict[str, Any], vt: VoxelType | None = None) -> dict[str, Any]:
     """Parse creation settings into props; unknown keys are ignored (as DVID)."""
     props: dict[str, Any] = {
         "BlockSize": [32, 32, 32], "VoxelSize": [8.0, 8.0, 8.0],
@@ -118,13 +118,16 @@ def init_props(settings: dict[str, Any]) -> dict[str, Any]:
         if not 0 <= bg <= 255:
             raise BadRequest(f"Background must be an integer 0-255, got '{s}'")
         props["Background"] = bg
-    if (s := _string(settings, "gridstore")) is not None and s != "":
-        raise BadRequest(f'GridStore "{s}" is not a configured grid store on this server')
     if (s := _string(settings, "scalelevel")) is not None:
         try:
             props["ScaleLevel"] = int(s)
         except ValueError:
             raise BadRequest(f"ScaleLevel must be an integer, got '{s}'") from None
+    if (s := _string(settings, "gridstore")) is not None and s != "":
+        from dvid.datatypes.imageblk.gridstore import grid_props
+
+        vt = vt or VOXEL_TYPES[0]
+        props.update(grid_props(s, props["ScaleLevel"], vt.dtype, vt.channels))
     return props
 
 

@@ -26,7 +26,7 @@ class ImageBlkType(DataType):
         return text.format(typename=self.name, blocksize=32, res="8.000000", bpv=self.vt.bytes_per_voxel)
 
     def init_props(self, settings: dict[str, Any]) -> dict[str, Any]:
-        return init_props(settings)
+        return init_props(settings, self.vt)
 
     def info(self, instance: Instance, view: VersionedView | None) -> dict[str, Any]:
         e = ext.read_extents(view, instance)
@@ -40,6 +40,8 @@ class ImageBlkType(DataType):
         if req.method not in ("GET", "POST"):
             raise BadRequest(f'Data "{ctx.instance.name}" can only handle GET or POST HTTP verbs')
         endpoints.check_attenuation(req)
+        if ctx.instance.props.get("GridStore") and req.method == "POST" and req.keyword in endpoints.WRITES:
+            raise BadRequest(f'data instance "{ctx.instance.name}" is a read-only GridStore proxy')
         handler = endpoints.ROUTES.get(req.keyword)
         if handler is None:
             raise BadRequest(f'Bad API call ({req.path}) for data "{ctx.instance.name}".  '
