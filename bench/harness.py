@@ -25,6 +25,7 @@ def free_port() -> int:
 class BenchServer:
     workers: int = 2
     extra_toml: str = ""
+    store_section: str = 'engine = "lmdb"\npath = "db"\n'
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dvid-bench-")))
     proc: subprocess.Popen | None = None
     url: str = ""
@@ -36,7 +37,7 @@ class BenchServer:
         cfg.write_text(
             f'[server]\nhttpAddress = "127.0.0.1:{http}"\nrpcAddress = "127.0.0.1:{rpc}"\n'
             f"workers = {self.workers}\n{self.extra_toml}\n"
-            f'[backend.default]\nstore = "main"\n[store.main]\nengine = "lmdb"\npath = "db"\n'
+            f'[backend.default]\nstore = "main"\n[store.main]\n{self.store_section}'
         )
         self.url, self.rpc = f"http://127.0.0.1:{http}", f"127.0.0.1:{rpc}"
         log = open(self.data_dir / "server.log", "wb")
