@@ -94,3 +94,15 @@ def _box_reference(img, w, h):
 def test_box_scale_matches_definition(sh, sw, h, w, seed):
     img = np.random.default_rng(seed).integers(0, 256, (sh, sw), dtype=np.uint8)
     assert np.array_equal(box_scale(img, w, h), _box_reference(img, w, h))
+
+
+def test_deserialize_into_rejects_truncated_lz4():
+    data = np.random.default_rng(2).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    v = B.serialize(data, "lz4", "none")
+    out = np.zeros(4096, np.uint8)
+    B.deserialize_into(v, out)
+    assert out.tobytes() == data
+    with pytest.raises(B.CodecError):
+        B.deserialize_into(v[:-10], out)
+    with pytest.raises(B.CodecError):
+        B.deserialize_into(v, np.zeros(100, np.uint8))
