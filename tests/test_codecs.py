@@ -106,3 +106,18 @@ def test_deserialize_into_rejects_truncated_lz4():
         B.deserialize_into(v[:-10], out)
     with pytest.raises(B.CodecError):
         B.deserialize_into(v, np.zeros(100, np.uint8))
+
+
+def test_rgba_jpeg_premultiplies_like_go():
+    from dvid.codecs.images import _rgba_for_jpeg
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (6, 7, 4), dtype=np.uint8)
+    got = _rgba_for_jpeg(img)
+    for y, x, c in np.ndindex(6, 7, 3):  # Go: r16 = R*0x101*A/0xff, then >> 8
+        assert got[y, x, c] == ((int(img[y, x, c]) * 257 * int(img[y, x, 3])) // 255) >> 8
+    full = img.copy()
+    full[..., 3] = 255
+    assert np.array_equal(_rgba_for_jpeg(full), full[..., :3])
+    data, ct = encode_image(img, "jpg:100")
+    assert ct == "image/jpeg" and decode_image(data).shape == (6, 7, 3)

@@ -33,9 +33,13 @@ def parse_format(fmt: str) -> tuple[str, int | None]:
 
 
 def _rgba_for_jpeg(img: np.ndarray) -> np.ndarray:
-    """Go converts NRGBA to premultiplied colour before JPEG encoding: RGB scaled by alpha/255."""
-    a = img[..., 3:4].astype(np.uint16)
-    return ((img[..., :3].astype(np.uint16) * a + 127) // 255).astype(np.uint8)
+    """Go converts NRGBA to premultiplied colour before JPEG encoding: RGB scaled by alpha/255.
+
+    Exactly Go's ``NRGBA.RGBA()`` (16-bit: ``(R*0x101*A)/0xff``) followed by the encoder's ``>>8``,
+    so truncation matches DVID's bytes rather than a rounded product.
+    """
+    a = img[..., 3:4].astype(np.uint32)
+    return (((img[..., :3].astype(np.uint32) * 257 * a) // 255) >> 8).astype(np.uint8)
 
 
 def encode_image(img: np.ndarray, fmt: str) -> tuple[bytes, str]:
