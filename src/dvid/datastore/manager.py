@@ -414,7 +414,7 @@ class Datastore:
 
         def op(st: State) -> str:
             repo = self._repo_of(st, ref)
-            pnodes = [repo.nodes[r.uuid] for r in resolved]
+            pnodes = [self._node_of(st, r)[1] for r in resolved]
             if not all(p.locked for p in pnodes):
                 raise BadRequest("can't branch an unlocked node")
             now = rfc3339_nano()
@@ -489,11 +489,13 @@ class Datastore:
         dt = self.types.get(typename)
         if dt is None:
             raise BadRequest(f'Data type "{typename}" is not supported by current DVID server')
-        if name in RESERVED_NAMES:
-            raise BadRequest(f'cannot use reserved name "{name}"')
         existing = self._repo_of(self._state, ref).instances.get(name)
         if existing is not None and not existing.deleted:
             raise BadRequest(f'Data named "{name}" already exists in repo (root {ref.repo.root})')
+        if name in RESERVED_NAMES:
+            raise BadRequest(f'cannot use reserved name "{name}"')
+        # DVID's config keys are case-insensitive; the HTTP path already lower-cases them.
+        settings = {str(k).lower(): v for k, v in settings.items()}
         compression = parse_compression(settings)
         checksum = parse_checksum(settings)
         versioned = parse_versioned(settings)
@@ -562,9 +564,10 @@ class Datastore:
             repo = self._repo_of(st, ref)
             if repo.passcode and passcode != repo.passcode:
                 raise BadRequest(f"Passcode does not match for repo with root {repo.root}")
-            inst = repo.instances.get(name)
+            # DVID tries the data UUID first, then the name.
+            inst = next((i for i in repo.instances.values() if i.data_uuid == name), None)
             if inst is None:
-                inst = next((i for i in repo.instances.values() if i.data_uuid == name), None)
+                inst = repo.instances.get(name)
             if inst is None or inst.deleted:
                 raise BadRequest(f'Data instance "{name}" not found')
             del repo.instances[inst.name]
