@@ -311,3 +311,10 @@ def test_two_processes_keep_every_mutation(tmp_path):
     ids = [i.instance_id for i in repo.instances.values()]
     assert len(ids) == 30 and len(set(ids)) == 30
     eng.close()
+
+
+def test_creation_log_is_go_map_dump(ds):
+    ref = ds.resolve(ds.new_repo().root)
+    ds.new_instance(ref, "faketype", "g", {"versioned": False, "echo": "hi", "typename": "faketype"})
+    line = ds.resolve(ref.uuid).repo.log[-1].split("  ", 1)[1]
+    assert line == 'New data instance "g" of type "faketype" with config map[echo:hi typename:faketype versioned:false]'

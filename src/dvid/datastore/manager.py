@@ -501,7 +501,7 @@ class Datastore:
         versioned = parse_versioned(settings)
         tags = parse_tags(string_setting(settings, "tags", "Tags"))
         props = dt.init_props(settings)
-        config_dump = "map[" + " ".join(f"{k}:{v}" for k, v in sorted(settings.items())) + "]"
+        config_dump = _go_repr(settings)
 
         def op(st: State) -> Instance:
             repo = self._repo_of(st, ref)
@@ -631,6 +631,19 @@ class Datastore:
             st.settings[key] = value
 
         self._mutate(op)
+
+
+def _go_repr(v: Any) -> str:
+    """A value as Go's ``%v`` prints it (maps with sorted keys), for the instance-creation log line."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "<nil>"
+    if isinstance(v, dict):
+        return "map[" + " ".join(f"{k}:{_go_repr(x)}" for k, x in sorted(v.items())) + "]"
+    if isinstance(v, list | tuple):
+        return "[" + " ".join(_go_repr(x) for x in v) + "]"
+    return str(v)
 
 
 def _node_json(n: Node) -> dict[str, Any]:
