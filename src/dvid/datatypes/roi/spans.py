@@ -60,3 +60,17 @@ class SpanIndex:
 
     def outside(self, x: int, y: int, z: int) -> bool:
         return not self.inside(x, y, z)
+
+
+def voxel_bounds_inside(lo: tuple[int, int, int], hi: tuple[int, int, int], block_size: list[int],
+                        spans: np.ndarray) -> bool:
+    """Does the voxel box ``lo..hi`` (x, y, z, inclusive) touch any span? Blocks by floor division.
+
+    DVID's filters use this to skip work outside an ROI; spans need not be sorted here.
+    """
+    s = np.asarray(spans, dtype=np.int64).reshape(-1, 4)
+    blo = [v // b for v, b in zip(lo, block_size, strict=True)]
+    bhi = [v // b for v, b in zip(hi, block_size, strict=True)]
+    hit = ((s[:, 0] >= blo[2]) & (s[:, 0] <= bhi[2]) & (s[:, 1] >= blo[1]) & (s[:, 1] <= bhi[1])
+           & (s[:, 3] >= blo[0]) & (s[:, 2] <= bhi[0]))
+    return bool(hit.any())
