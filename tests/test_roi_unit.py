@@ -178,3 +178,20 @@ def test_partition_z_gap_advances_layers():
     out = partition(np.array([[0, 0, 0, 1], [20, 0, 0, 1]]), 2, [1, 1, 1], True)
     zs = [(s["MinChunk"][2], s["MaxChunk"][2]) for s in out["Subvolumes"]]
     assert all(lo <= z <= hi for (lo, hi), z in zip(zs, [0, 20], strict=True))
+
+
+@pytest.mark.parametrize("setting,msg", [
+    (32, "Setting for 'BlockSize' was not a string: 32"),
+    ("32", "cannot convert '32' into a Point."),
+    ("32,32", "BlockSize must be 3d, not 2d"),
+    ("32,a,32", 'strconv.ParseInt: parsing "a": invalid syntax'),
+    ("32,99999999999,32", 'strconv.ParseInt: parsing "99999999999": value out of range'),
+    ("32,0,32", "BlockSize must be positive"),
+])
+def test_blocksize_setting_errors(setting, msg):
+    from dvid.datatypes.roi.types import RoiType
+
+    with pytest.raises(BadRequest) as e:
+        RoiType().init_props({"blocksize": setting})
+    assert str(e.value).startswith(msg)
+    assert RoiType().init_props({"blocksize": " 15, 16 ,17"})["BlockSize"] == [15, 16, 17]

@@ -12,6 +12,17 @@ from dvid.datatypes.roi import endpoints
 from dvid.errors import BadRequest
 
 
+def _parse_int32(text: str) -> int:
+    """Go's ``strconv.ParseInt(text, 10, 32)`` with its error texts, which DVID passes through."""
+    body = text[1:] if text[:1] in "+-" else text
+    if not body or not body.isascii() or not body.isdigit():
+        raise BadRequest(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+    value = int(text)
+    if not -(2**31) <= value < 2**31:
+        raise BadRequest(f'strconv.ParseInt: parsing "{text}": value out of range')
+    return value
+
+
 class RoiType(DataType):
     name = "roi"
     url = "github.com/janelia-flyem/dvid/datatype/roi"
@@ -31,10 +42,7 @@ class RoiType(DataType):
                 raise BadRequest(f"cannot convert '{v}' into a Point.")
             if len(parts) != 3:
                 raise BadRequest(f"BlockSize must be 3d, not {len(parts)}d")
-            try:
-                bs = [int(p.strip()) for p in parts]
-            except ValueError:
-                raise BadRequest(f"BlockSize must be comma-separated integers, got '{v}'") from None
+            bs = [_parse_int32(p.strip()) for p in parts]
             if any(b <= 0 or b >= 2**31 for b in bs):
                 raise BadRequest(f"BlockSize must be positive, got '{v}'")
         return {"BlockSize": bs, "MinZ": 2**31 - 1, "MaxZ": -(2**31)}
