@@ -195,3 +195,11 @@ def test_blocksize_setting_errors(setting, msg):
         RoiType().init_props({"blocksize": setting})
     assert str(e.value).startswith(msg)
     assert RoiType().init_props({"blocksize": " 15, 16 ,17"})["BlockSize"] == [15, 16, 17]
+
+
+def test_optimized_hole_in_first_column_starts_a_subvolume():
+    out = partition(np.array([[0, 0, 0, 1], [0, 0, 5, 9]]), 5, [10, 10, 10], True)
+    got = [(s["MinChunk"], s["MaxChunk"], s["TotalBlocks"], s["ActiveBlocks"]) for s in out["Subvolumes"]]
+    assert got == [([0, 0, 0], [1, 5, 4], 60, 2), ([5, 0, 0], [9, 5, 4], 150, 5)]
+    assert out["Subvolumes"][0]["MaxPoint"] == [19, 59, 49]  # rows are b+1 tall here; x is the block's last voxel (Q7)
+    assert (out["NumTotalBlocks"], out["NumActiveBlocks"]) == (210, 7)
