@@ -203,3 +203,11 @@ def test_optimized_hole_in_first_column_starts_a_subvolume():
     assert got == [([0, 0, 0], [1, 5, 4], 60, 2), ([5, 0, 0], [9, 5, 4], 150, 5)]
     assert out["Subvolumes"][0]["MaxPoint"] == [19, 59, 49]  # rows are b+1 tall here; x is the block's last voxel (Q7)
     assert (out["NumTotalBlocks"], out["NumActiveBlocks"]) == (210, 7)
+
+
+def test_ptquery_rejects_out_of_int32_points():
+    ctx = make_ctx(make_view(MemoryEngine()))
+    with pytest.raises(BadRequest, match="cannot unmarshal number 2147483648 into Go value of type int32"):
+        endpoints.ptquery(None, ctx, req("POST", "ptquery", body=b"[[0,2147483648,0]]"))
+    assert endpoints.ptquery(None, ctx, req("POST", "ptquery", body=b"null")).body == b"[]"
+    assert endpoints.ptquery(None, ctx, req("PUT", "ptquery", body=b"[[0,0,0]]")).body == b""

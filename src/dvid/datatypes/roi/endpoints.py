@@ -133,6 +133,9 @@ def ptquery(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
             item = []
         if not isinstance(item, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in item):
             raise BadRequest(f"point {json.dumps(item)} is not a list of integers")
+        bad = [v for v in item if not MINI <= v <= MAXI]
+        if bad:  # Go decodes into [3]int32 and rejects the number
+            raise BadRequest(f"json: cannot unmarshal number {bad[0]} into Go value of type int32")
         pts.append((list(item) + [0, 0, 0])[:3])
     bs = ctx.instance.props["BlockSize"]
     idx = SpanIndex(read_spans(ctx.view))
