@@ -105,3 +105,21 @@ def test_shutdown_command(server_factory):
     res = srv.cli("shutdown")
     assert res.returncode == 0 and res.stdout.strip() == f"DVID server at {srv.rpc} is being shutdown..."
     assert srv.proc.wait(20) is not None
+
+
+def test_admin_gate_and_cors_domains(server_factory):
+    """adminRequiredForRepoCreation refuses repo creation without the token (400, nothing created);
+    corsDomains narrows Access-Control-Allow-Origin to the listed registrable domains."""
+    srv = server_factory(extra_toml='adminToken = "s3cret"\nadminRequiredForRepoCreation = true\n'
+                                    'corsDomains = ["janelia.org"]')
+    r = requests.post(srv.url + "/api/repos", json={"alias": "a"}, timeout=30)
+    assert r.status_code == 400 and "admin" in r.text
+    assert requests.get(srv.url + "/api/repos/info", timeout=30).json() == {}
+    r = requests.post(srv.url + "/api/repos?admintoken=wrong", json={"alias": "a"}, timeout=30)
+    assert r.status_code == 400
+    r = requests.post(srv.url + "/api/repos?admintoken=s3cret", json={"alias": "a"}, timeout=30)
+    assert r.status_code == 200 and len(r.json()["root"]) == 32
+    ok = requests.get(srv.url + "/api/heartbeat", headers={"Origin": "https://emdata.janelia.org"}, timeout=30)
+    assert ok.headers.get("Access-Control-Allow-Origin") == "https://emdata.janelia.org"
+    bad = requests.get(srv.url + "/api/heartbeat", headers={"Origin": "https://evil.example.com"}, timeout=30)
+    assert "Access-Control-Allow-Origin" not in bad.headers
