@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dvid.datastore.view import Ancestry, VersionedView
-from dvid.datatypes.imageblk.voxels import encode_blocks, gather, split_blocks, write_batches
+from dvid.datatypes.imageblk.voxels import encode_blocks, gather, write_batches
 from dvid.errors import BadRequest
 from dvid.geometry import Box, parse_shape, slice_box, subvolume
 from dvid.storage.memory import MemoryEngine
@@ -56,8 +56,7 @@ def test_gather_matches_numpy(bs, seed, channels):
     vol = rng.integers(0, 256, shape, dtype=np.uint8)
     view = VersionedView(MemoryEngine(), 1, Ancestry(1, {1: []}))
     wbox = Box(tuple(origin), (shape[2], shape[1], shape[0]))
-    blocks, first = split_blocks(vol, wbox, bs)
-    write_batches(view, encode_blocks(blocks, first, "lz4", "none", bs[0]))
+    write_batches(view, encode_blocks(vol, wbox, bs, "lz4", "none"))
     for _ in range(5):
         o = [origin[a] + int(rng.integers(-bs[a], (nb[a] + 1) * bs[a])) for a in range(3)]
         s = [int(rng.integers(1, 2 * bs[a] + 3)) for a in range(3)]

@@ -390,3 +390,38 @@ def test_error_statuses(server, repo):
         assert requests.get(f"{base}/{path}").status_code == 400, path
     assert requests.post(f"{base}/extents", data="{").status_code == 400
     assert json.loads(requests.get(f"{base}/info").content)["Extended"]["MinPoint"] is None
+
+
+def test_large_reads_stream_layer_by_layer(server, repo):
+    """Reads of >= 4 MiB are sent one layer of blocks at a time; the bytes must be the same as a
+    whole-array gather: unaligned offsets, missing blocks, ROI masking and RGBA."""
+    from dvid.datatypes.imageblk.endpoints import STREAM_MIN_BYTES
+
+    base = new_instance(server, repo, "big")
+    off, size = (-32, 0, 32), (320, 256, 96)  # 32 block layers-worth of rows; a gap is left below
+    vol = make_volume(off, size)
+    assert post_raw(base, vol, off).ok
+    q_off, q_size = (-45, -7, 3), (333, 270, 150)  # unaligned in x, y, z, reaching past the data
+    assert q_size[0] * q_size[1] * q_size[2] >= STREAM_MIN_BYTES
+    r = requests.get(f"{base}/raw/0_1_2/{xyz(q_size)}/{xyz(q_off)}", timeout=60)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/octet-stream"
+    assert int(r.headers["Content-Length"]) == len(r.content) == q_size[0] * q_size[1] * q_size[2]
+    got = np.frombuffer(r.content, np.uint8).reshape(q_size[2], q_size[1], q_size[0])
+    ref = np.zeros_like(got)
+    lo = [off[a] - q_off[a] for a in range(3)]
+    ref[lo[2]:lo[2] + size[2], lo[1]:lo[1] + size[1], lo[0]:lo[0] + size[0]] = vol
+    assert np.array_equal(got, ref)
+
+    requests.post(f"{server.url}/api/repo/{repo}/instance", json={"typename": "roi", "dataname": "bigroi"})
+    assert requests.post(f"{server.url}/api/node/{repo}/bigroi/roi", data="[[2,3,0,4]]").ok  # z=2, y=3, x 0..4
+    masked = get_raw(base, (256, 256, 64), (0, 0, 64), query="?roi=bigroi")
+    keep = np.zeros(masked.shape, bool)
+    keep[:32, 96:128, 0:160] = True  # block layer z=3 is outside the ROI
+    expect = vol[32:96, :, 32:288]
+    assert np.array_equal(masked[keep], expect[keep]) and not masked[~keep].any()
+
+    rgba = new_instance(server, repo, "bigrgba", typename="rgba8blk")
+    cvol = np.random.default_rng(3).integers(0, 256, (64, 128, 160, 4), dtype=np.uint8)
+    assert post_raw(rgba, cvol, (0, 0, 0)).ok
+    got = get_raw(rgba, (150, 120, 60), (5, 3, 2), channels=4)
+    assert np.array_equal(got, cvol[2:62, 3:123, 5:155])

@@ -214,3 +214,23 @@ def test_seaweedfs_honours_conditional_put(seaweed):
     with pytest.raises((oe.PreconditionError, FileExistsError)):
         obs.put(st, path, b"3", mode={"e_tag": first["e_tag"]})
     assert bytes(obs.get(st, path).bytes()) == b"2" and second["e_tag"] != first["e_tag"]
+
+
+def test_snapshot_reads_match_and_refuse_writes(factory):
+    """A read snapshot sees what scan/get see; held values stay valid inside the block; writes after
+    the snapshot opened do not change what it sees (LMDB) or are at least readable (others)."""
+    e = factory()
+    items = [(b"s%03d" % i, bytes([i]) * (100 + i)) for i in range(50)]
+    e.write(puts=items)
+    with e.snapshot() as snap:
+        held = list(snap.scan(b"s", b"t"))
+        assert [(k, bytes(v)) for k, v in held] == items
+        assert bytes(snap.get(b"s007")) == items[7][1] and snap.get(b"nope") is None
+        assert [bytes(v) if v is not None else None for v in snap.get_many([b"s001", b"x"])] == [items[1][1], None]
+        assert [k for k, _ in snap.scan(b"s010", b"s013", keys_only=True)] == [b"s010", b"s011", b"s012"]
+        if factory.kind == "lmdb":
+            with pytest.raises(StorageError):
+                snap.write(puts=[(b"s000", b"x")])
+            e.write(puts=[(b"s000", b"changed")])
+            assert bytes(snap.get(b"s000")) == items[0][1]  # isolation: the snapshot is consistent
+        assert [(k, bytes(v)) for k, v in held][1:] == items[1:]  # buffers still valid

@@ -9,6 +9,7 @@ the same key are a conflict, reported as a 400 by the datatype).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from dvid.datastore import keys
 from dvid.errors import BadRequest
@@ -184,6 +185,16 @@ class VersionedView:
         """Type-keys in ``[start, end)`` with a value visible here."""
         for tk, _ in self.scan(start, end):
             yield tk
+
+    @contextmanager
+    def snapshot(self) -> Iterator[VersionedView]:
+        """A read-only view on one consistent snapshot of the store, for a request's many scans.
+
+        On LMDB its values are zero-copy buffers into the map, valid only inside the ``with``
+        block: decode them there, never keep them.
+        """
+        with self.store.snapshot() as reader:
+            yield VersionedView(reader, self.instance_id, self.ancestry)  # type: ignore[arg-type]
 
     # ---------------------------------------------------------------------------------------- writes
     def write(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> None:

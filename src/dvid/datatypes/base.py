@@ -47,13 +47,16 @@ class Request:
 @dataclass
 class Response:
     """What a handler returns. ``stream`` (an iterator of byte chunks) replaces ``body`` for large
-    streamed answers; the server sends ``body`` with no copy otherwise."""
+    streamed answers, produced off the event loop while earlier chunks are sent; the server sends
+    ``body`` with no copy otherwise."""
 
     body: bytes | bytearray | memoryview = b""
     status: int = 200
     content_type: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
-    stream: Iterator[bytes] | None = None
+    stream: Iterator[bytes | memoryview] | None = None
+    #: byte length of ``stream`` when known in advance (sent as Content-Length instead of chunked)
+    length: int | None = None
 
     @classmethod
     def json(cls, text: str | bytes) -> Response:

@@ -17,6 +17,7 @@ from dvid.errors import DVIDError
 from dvid.server.config import Config
 from dvid.server.core_routes import is_admin
 from dvid.server.http import HttpRequest, error_response, parse_query, read_body, send_response
+from dvid.server.malloc import keep_freed_memory
 from dvid.server.router import dispatch
 from dvid.server.state import ServerState
 from dvid.storage.base import StorageError
@@ -58,6 +59,7 @@ def handle(st: ServerState, req: HttpRequest) -> Response:
 
 
 def create_app(config: Config, state: ServerState | None = None) -> Any:
+    keep_freed_memory()
     holder: dict[str, ServerState] = {}
 
     def get_state() -> ServerState:

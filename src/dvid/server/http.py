@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,15 +99,20 @@ async def send_response(send: Send, resp: Response, extra_headers: list[tuple[st
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else body})
         return
+    if resp.length is not None:
+        headers.append((b"content-length", str(resp.length).encode()))
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-    if not head:
-        import asyncio
-
-        it = iter(resp.stream)
-        while True:  # the stream may read storage: pull each chunk off the event loop
-            chunk = await asyncio.to_thread(next, it, None)
-            if chunk is None:
-                break
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+    it = iter(resp.stream)
+    try:
+        if not head:
+            while True:  # the stream reads storage: produce each chunk off the event loop
+                chunk = await asyncio.to_thread(next, it, None)
+                if chunk is None:
+                    break
+                if len(chunk):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:  # release the stream's read snapshot even if the client went away
+            await asyncio.to_thread(close)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -51,6 +52,15 @@ class Engine(abc.ABC):
         """Atomically replace ``key``'s value with ``new`` (None deletes) if it currently equals
         ``expected`` (None meaning absent). Returns False, changing nothing, otherwise. Used for
         metadata so several front ends never lose an update."""
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Engine]:
+        """A read-only handle for many reads in a row (``get``/``get_many``/``scan``).
+
+        Engines with a cheap consistent snapshot (LMDB: one read transaction) return values as
+        zero-copy buffers valid only until the ``with`` block ends; the default is the engine itself.
+        """
+        yield self
 
     def put(self, key: bytes, value: bytes) -> None:
         self.write(puts=[(key, value)])

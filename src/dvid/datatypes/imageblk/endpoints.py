@@ -22,8 +22,8 @@ from dvid.datatypes.imageblk.voxels import (
     block_tkey,
     encode_blocks,
     gather,
+    gather_layers,
     scan_row,
-    split_blocks,
     write_batches,
 )
 from dvid.datatypes.roi.spans import SpanIndex, read_spans
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 MAX_DATA_REQUEST = 3 << 30
 _HDR = struct.Struct("<iiii")
+STREAM_MIN_BYTES = 4 << 20  # raw reads this large are sent layer by layer while the next layer decodes
 
 Handler = Callable[["ImageBlkType", InstanceContext, Request], Response]
 
@@ -44,9 +45,15 @@ def _pt(p) -> str:
     return "(" + ",".join(str(v) for v in p) + ")"
 
 
+def _throttled(req: Request) -> bool:
+    return req.query.get("throttle") in ("true", "on")
+
+
 def _maybe_throttled(fn: Handler, dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
-    """Run a heavy handler, holding a server-wide throttle slot when ``throttle=true|on`` asks for it."""
-    if req.query.get("throttle") in ("true", "on"):
+    """Run a heavy handler, holding a server-wide throttle slot when ``throttle=true|on`` asks for it.
+
+    Throttled reads are never streamed, so the slot covers all of their work."""
+    if _throttled(req):
         with ctx.throttle():
             return fn(dt, ctx, req)
     return fn(dt, ctx, req)
@@ -253,8 +260,15 @@ def _raw_3d(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
         return _post_raw(dt, ctx, req, box)
     _check_size(box, dt.vt.bytes_per_voxel)
     mask = roi_mask(ctx, req)
+    as_jpeg = len(p) > 7 and p[7] in ("jpg", "jpeg")
+    nbytes = box.voxels * dt.vt.bytes_per_voxel
+    if not as_jpeg and nbytes >= STREAM_MIN_BYTES and grid_of(ctx) is None and not _throttled(req):
+        bg = ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
+        layers = gather_layers(ctx.view, box, block_size(ctx.instance), dt.vt.np_dtype, dt.vt.channels,
+                               outside_roi=mask.outside if mask is not None else None, background=bg)
+        return Response(stream=layers, length=nbytes, content_type="application/octet-stream")
     vol = read_box(dt, ctx, box, mask)
-    if len(p) > 7 and p[7] in ("jpg", "jpeg"):
+    if as_jpeg:
         sx, sy, sz = box.size
         img = image_of(dt, vol.reshape((sz * sy, sx) + vol.shape[3:]))
         data, ctype = encode_image(img, "jpg")
@@ -279,11 +293,9 @@ def _post_raw(dt: ImageBlkType, ctx: InstanceContext, req: Request, box: Box) ->
     sx, sy, sz = box.size
     extra = (dt.vt.channels,) if dt.vt.channels > 1 else ()
     data = np.frombuffer(req.body, dt.vt.np_dtype).reshape((sz, sy, sx) + extra)
-    blocks, first = split_blocks(data, box, bs)
     hi = [e - 1 for e in box.end]
     new_ext = ext.grown(ctx.view, inst, list(box.offset), hi)
-    items = encode_blocks(blocks, first, inst.compression, inst.checksum, bs[0],
-                          skip=mask.outside if mask is not None else None)
+    items = encode_blocks(data, box, bs, inst.compression, inst.checksum, skip=mask.outside if mask is not None else None)
     write_batches(ctx.view, items, [(ext.EXTENTS_TKEY, new_ext)] if new_ext else None)
     return Response(b"")
 

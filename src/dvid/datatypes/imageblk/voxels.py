@@ -1,14 +1,16 @@
 """The hot paths: gather blocks into a voxel array, and split an aligned array into blocks.
 
-Reads do one ordered scan per (z, y) row of blocks, decode each stored block straight into a
-block-layout staging array, then make one transpose copy into the output (perf.md §1); missing
-blocks cost nothing. Writes split with one reshape/transpose copy and store every block of the
-request in atomic batches.
+Reads do one ordered scan per (z, y) row of blocks inside one read snapshot (zero-copy values on
+LMDB), decode each stored block straight into a small block-layout staging array, then make one
+strided copy into the output (perf.md §1); missing blocks cost nothing. Large reads can be produced
+one layer of blocks at a time (``gather_layers``) so the server sends layer k while decoding layer
+k+1. Writes stage one row of blocks at a time (cache-sized, no whole-request transpose copy) and
+store every block of the request in atomic batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -38,86 +40,144 @@ def scan_row(view: VersionedView, bx0: int, bx1: int, by: int, bz: int):
         yield block_coord(tk)[0], val
 
 
+class _LayerReader:
+    """Fills the voxels of one z-layer of blocks of ``box`` into a destination array.
+
+    Holds the reusable row staging buffer; ``fill(cz, dst)`` writes the planes of block layer ``cz``
+    that fall inside the box into ``dst`` (shape ``[planes, sy, sx(, c)]``).
+    """
+
+    def __init__(self, view: VersionedView, box: Box, bs: tuple[int, int, int], dtype: np.dtype, channels: int,
+                 missing: int, outside_roi: InsideROI | None, background: int) -> None:
+        self.view, self.box, self.bs = view, box, bs
+        self.missing, self.outside_roi, self.background = missing, outside_roi, background
+        (self.x0, self.y0, self.z0), (self.x1, self.y1, self.z1) = box.block_range(bs)
+        self.nbx = self.x1 - self.x0 + 1
+        self.extra = (channels,) if channels > 1 else ()
+        bx, by, bz = bs
+        self.stage = np.empty((self.nbx, bz, by, bx) + self.extra, dtype)
+        self.stage_u8 = self.stage.view(np.uint8).reshape(self.nbx, -1)
+        ox, sx = box.offset[0], box.size[0]
+        self.x_aligned = ox == self.x0 * bx and sx == self.nbx * bx
+        # Copy whole x-runs of a block as single opaque items: ~1.6x faster than per-voxel strides.
+        self.run = self.stage_u8.shape[1] // (bz * by)
+        self.run_dtype = np.dtype((np.void, self.run))
+        self.stage_runs = self.stage_u8.reshape(self.nbx, bz, by, self.run).view(self.run_dtype)[..., 0]
+
+    def planes(self, cz: int) -> tuple[int, int]:
+        """Voxel z range ``[za, zb)`` of block layer ``cz`` inside the box."""
+        oz, sz, bz = self.box.offset[2], self.box.size[2], self.bs[2]
+        return max(oz, cz * bz), min(oz + sz, (cz + 1) * bz)
+
+    def fill(self, cz: int, dst: np.ndarray) -> None:
+        bx, by, bz = self.bs
+        ox, oy, _ = self.box.offset
+        sx, sy, _ = self.box.size
+        za, zb = self.planes(cz)
+        zs = slice(za - cz * bz, zb - cz * bz)
+        stage, stage_u8, missing = self.stage, self.stage_u8, self.missing
+        x0, nbx = self.x0, self.nbx
+        if self.x_aligned:  # dst is C-contiguous: address it as [z, y, block x] runs
+            dst_runs = dst.view(np.uint8).reshape(zb - za, sy, nbx, self.run).view(self.run_dtype)[..., 0]
+        for cy in range(self.y0, self.y1 + 1):
+            ya, yb = max(oy, cy * by), min(oy + sy, (cy + 1) * by)
+            ys = slice(ya - cy * by, yb - cy * by)
+            dst_rows = dst[:, ya - oy : yb - oy]
+            filled = False
+            for cx, val in scan_row(self.view, x0, self.x1, cy, cz):
+                if not filled:
+                    stage_u8.fill(missing)
+                    filled = True
+                out = stage_u8[cx - x0]
+                if self.outside_roi is not None and self.outside_roi(cx, cy, cz):
+                    out.fill(self.background)
+                    continue
+                try:
+                    blockcodec.deserialize_into(val, out)
+                except blockcodec.CodecError:
+                    out.fill(missing)  # a corrupt block reads as missing, like DVID's logged skip
+            if not filled:
+                dst_rows.view(np.uint8).fill(missing)
+                continue
+            if self.x_aligned:  # one strided copy for the whole row of blocks
+                dst_runs[:, ya - oy : yb - oy] = self.stage_runs[:, zs, ys].transpose(1, 2, 0)
+                continue
+            for ix in range(nbx):
+                cx = x0 + ix
+                xa, xb = max(ox, cx * bx), min(ox + sx, (cx + 1) * bx)
+                dst_rows[:, :, xa - ox : xb - ox] = stage[ix, zs, ys, xa - cx * bx : xb - cx * bx]
+
+
 def gather(view: VersionedView, box: Box, bs: tuple[int, int, int], dtype: np.dtype, channels: int,
            *, missing: int = 0, outside_roi: InsideROI | None = None, background: int = 0) -> np.ndarray:
     """The voxels of ``box`` as a C-contiguous [z, y, x(, c)] array.
 
     ``missing`` fills bytes of blocks that do not exist (raw reads use 0, ``arb``/``blocks`` use the
     Background byte). ``outside_roi(bx, by, bz)`` True replaces a stored block by ``background``.
-
-    One row of blocks at a time is decoded into a small reusable staging buffer and copied into the
-    output with one strided copy, so memory stays at the output size plus one row, and thin boxes
-    (2-d slices) copy only the planes they need.
+    Memory stays at the output size plus one row of blocks, and thin boxes (2-d slices) copy only
+    the planes they need.
     """
-    bx, by, bz = bs
-    (x0, y0, z0), (x1, y1, z1) = box.block_range(bs)
-    nbx = x1 - x0 + 1
-    extra = (channels,) if channels > 1 else ()
     sx, sy, sz = box.size
-    ox, oy, oz = box.offset
+    extra = (channels,) if channels > 1 else ()
     out = np.empty((sz, sy, sx) + extra, dtype)
-    stage = np.empty((nbx, bz, by, bx) + extra, dtype)
-    stage_u8 = stage.view(np.uint8).reshape(nbx, -1)
-    x_aligned = ox == x0 * bx and sx == nbx * bx
-    for cz in range(z0, z1 + 1):
-        za, zb = max(oz, cz * bz), min(oz + sz, (cz + 1) * bz)  # voxel z range of this block layer
-        zs = slice(za - cz * bz, zb - cz * bz)
-        for cy in range(y0, y1 + 1):
-            ya, yb = max(oy, cy * by), min(oy + sy, (cy + 1) * by)
-            ys = slice(ya - cy * by, yb - cy * by)
-            dst_rows = out[za - oz : zb - oz, ya - oy : yb - oy]
-            filled = False
-            for cx, val in scan_row(view, x0, x1, cy, cz):
-                if not filled:
-                    stage_u8.fill(missing)
-                    filled = True
-                dst = stage_u8[cx - x0]
-                if outside_roi is not None and outside_roi(cx, cy, cz):
-                    dst.fill(background)
-                    continue
-                try:
-                    blockcodec.deserialize_into(val, dst)
-                except blockcodec.CodecError:
-                    dst.fill(missing)  # a corrupt block reads as missing, like DVID's logged skip
-            if not filled:
-                dst_rows.view(np.uint8).fill(missing)
-                continue
-            if x_aligned:  # one strided copy for the whole row of blocks
-                dz, dy = zb - za, yb - ya
-                dst_rows.reshape((dz, dy, nbx, bx) + extra)[...] = \
-                    stage[:, zs, ys].transpose((1, 2, 0, 3) + tuple(range(4, 4 + len(extra))))
-                continue
-            for ix in range(nbx):
-                cx = x0 + ix
-                xa, xb = max(ox, cx * bx), min(ox + sx, (cx + 1) * bx)
-                dst_rows[:, :, xa - ox : xb - ox] = stage[ix, zs, ys, xa - cx * bx : xb - cx * bx]
+    with view.snapshot() as snap:
+        reader = _LayerReader(snap, box, bs, dtype, channels, missing, outside_roi, background)
+        oz = box.offset[2]
+        for cz in range(reader.z0, reader.z1 + 1):
+            za, zb = reader.planes(cz)
+            reader.fill(cz, out[za - oz : zb - oz])
     return out
 
 
-def split_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int]) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """An aligned [z, y, x(, c)] array as [nbz, nby, nbx, bz, by, bx(, c)] contiguous blocks."""
+def gather_layers(view: VersionedView, box: Box, bs: tuple[int, int, int], dtype: np.dtype, channels: int,
+                  *, missing: int = 0, outside_roi: InsideROI | None = None,
+                  background: int = 0) -> Iterator[memoryview]:
+    """The bytes of ``gather(...)`` as consecutive chunks, one z-layer of blocks each.
+
+    Lets the server send one layer while the next is decoded (both cores busy for one client) and
+    keeps memory at one layer instead of the whole answer. The read snapshot stays open until the
+    iterator is exhausted or closed.
+    """
+    sx, sy, _ = box.size
+    extra = (channels,) if channels > 1 else ()
+    with view.snapshot() as snap:
+        reader = _LayerReader(snap, box, bs, dtype, channels, missing, outside_roi, background)
+        for cz in range(reader.z0, reader.z1 + 1):
+            za, zb = reader.planes(cz)
+            layer = np.empty((zb - za, sy, sx) + extra, dtype)
+            reader.fill(cz, layer)
+            yield memoryview(layer).cast("B")
+
+
+def encode_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int], compression: str, checksum: str,
+                  skip: InsideROI | None = None) -> Iterator[tuple[bytes, bytes]]:
+    """``(tkey, stored value)`` for each block of a block-aligned [z, y, x(, c)] array, in key order.
+
+    One row of blocks at a time is copied into a reusable staging buffer (a strided copy that stays
+    in cache) and each block is serialized from it; ``skip(bx, by, bz)`` True omits a block.
+    """
     bx, by, bz = bs
     sx, sy, sz = box.size
     extra = data.shape[3:]
-    v = data.reshape((sz // bz, bz, sy // by, by, sx // bx, bx) + extra)
-    blocks = np.ascontiguousarray(v.transpose((0, 2, 4, 1, 3, 5) + tuple(range(6, 6 + len(extra)))))
-    first = (box.offset[0] // bx, box.offset[1] // by, box.offset[2] // bz)
-    return blocks, first
-
-
-def encode_blocks(blocks: np.ndarray, first: tuple[int, int, int], compression: str, checksum: str,
-                  block_width: int, skip: InsideROI | None = None):
-    """``(tkey, stored value)`` for each block in key order; ``skip(bx, by, bz)`` True omits it."""
-    nbz, nby, nbx = blocks.shape[:3]
-    flat = blocks.view(np.uint8).reshape(nbz, nby, nbx, -1)
+    nbx, nby, nbz = sx // bx, sy // by, sz // bz
+    fx, fy, fz = box.offset[0] // bx, box.offset[1] // by, box.offset[2] // bz
+    stage = np.empty((nbx, bz, by, bx) + extra, data.dtype)
+    flat = stage.view(np.uint8).reshape(nbx, -1)
+    run = flat.shape[1] // (bz * by)  # bytes of one x-run of a block, copied as one opaque item
+    run_dtype = np.dtype((np.void, run))
+    stage_runs = flat.reshape(nbx, bz, by, run).view(run_dtype)[..., 0]
+    data_runs = np.ascontiguousarray(data).view(np.uint8).reshape(sz, sy, nbx, run).view(run_dtype)[..., 0]
     for iz in range(nbz):
         for iy in range(nby):
-            for ix in range(nbx):
-                x, y, z = first[0] + ix, first[1] + iy, first[2] + iz
-                if skip is not None and skip(x, y, z):
-                    continue
-                yield block_tkey(x, y, z), blockcodec.serialize(flat[iz, iy, ix], compression, checksum,
-                                                                block_width=block_width)
+            z, y = fz + iz, fy + iy
+            todo = [ix for ix in range(nbx) if skip is None or not skip(fx + ix, y, z)]
+            if not todo:
+                continue
+            rows = data_runs[iz * bz : (iz + 1) * bz, iy * by : (iy + 1) * by]
+            stage_runs[...] = rows.transpose(2, 0, 1)
+            for ix in todo:
+                yield block_tkey(fx + ix, y, z), blockcodec.serialize(flat[ix], compression, checksum,
+                                                                      block_width=bx)
 
 
 def write_batches(view: VersionedView, items, extra_puts: list[tuple[bytes, bytes]] | None = None) -> int:
