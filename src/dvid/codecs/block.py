@@ -21,6 +21,7 @@ _CODES = {"none": 0, "snappy": 1, "gzip": 2, "lz4": 4, "jpeg": 5}
 _NAMES = {v: k for k, v in _CODES.items()}
 _CRC = struct.Struct("<I")
 JPEG_QUALITY = 80
+_LZ4_PLAIN = 4 << 5  # format byte of an lz4 value with no checksum
 
 
 class CodecError(Exception):
@@ -114,6 +115,18 @@ def deserialize(value: bytes | memoryview) -> bytes:
 
 def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np.ndarray) -> None:
     """Decode into ``out`` (exactly the decoded size), avoiding an intermediate copy where possible."""
+    if value[0] == _LZ4_PLAIN and len(value) >= 5:  # the common case, without _split's overhead
+        size = len(out) if isinstance(out, bytearray) else out.nbytes
+        if int.from_bytes(value[1:5], "little") != size:
+            raise CodecError(f"lz4 block decodes to {int.from_bytes(value[1:5], 'little')} bytes, "
+                             f"expected {size}")
+        try:
+            got = imagecodecs.lz4_decode(memoryview(value)[5:], header=False, out=out)
+        except (ValueError, RuntimeError) as e:
+            raise CodecError(f"cannot decode lz4 block: {e}") from e
+        if len(got) != size:
+            raise CodecError(f"lz4 block decodes to {len(got)} bytes, expected {size}")
+        return
     dst = memoryview(out).cast("B")
     fmt, payload = _split(value)
     try:

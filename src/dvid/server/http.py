@@ -103,16 +103,28 @@ async def send_response(send: Send, resp: Response, extra_headers: list[tuple[st
         headers.append((b"content-length", str(resp.length).encode()))
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     it = iter(resp.stream)
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future | None = None
     try:
         if not head:
-            while True:  # the stream reads storage: produce each chunk off the event loop
-                chunk = await asyncio.to_thread(next, it, None)
+            # Produce chunk k+1 in a worker thread while chunk k is written, so for one client
+            # the decode and the socket writes use both cores.
+            pending = loop.run_in_executor(None, next, it, None)
+            while True:
+                chunk = await pending
+                pending = None
                 if chunk is None:
                     break
+                pending = loop.run_in_executor(None, next, it, None)
                 if len(chunk):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
     finally:
+        if pending is not None:  # a client that went away: let the running step finish first
+            try:
+                await pending
+            except Exception:
+                pass
         close = getattr(it, "close", None)
-        if close is not None:  # release the stream's read snapshot even if the client went away
+        if close is not None:  # release the stream's read snapshot
             await asyncio.to_thread(close)
