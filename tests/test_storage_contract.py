@@ -234,3 +234,19 @@ def test_snapshot_reads_match_and_refuse_writes(factory):
             e.write(puts=[(b"s000", b"changed")])
             assert bytes(snap.get(b"s000")) == items[0][1]  # isolation: the snapshot is consistent
         assert [(k, bytes(v)) for k, v in held][1:] == items[1:]  # buffers still valid
+
+
+def test_lmdb_sync_option(tmp_path):
+    """``[store.x] sync = false`` opens LMDB without per-commit fsync; data still survives a reopen
+    (the OS page cache is flushed on close); a non-boolean value is refused clearly."""
+    from dvid.storage.base import open_engine
+
+    e = open_engine("lmdb", {"path": str(tmp_path / "db"), "sync": False, "map_size": 1 << 28})
+    assert "sync off" in e.description
+    e.write(puts=[(b"k", b"v")])
+    e.close()
+    e = open_engine("lmdb", {"path": str(tmp_path / "db"), "map_size": 1 << 28})
+    assert e.get(b"k") == b"v" and "sync off" not in e.description
+    e.close()
+    with pytest.raises(StorageError, match="sync must be true or false"):
+        open_engine("lmdb", {"path": str(tmp_path / "db"), "sync": "no"})

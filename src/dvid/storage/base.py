@@ -109,7 +109,10 @@ def open_engine(engine: str, options: dict[str, Any]) -> Engine:
     if name == "lmdb":
         from dvid.storage.lmdb import LMDBEngine
 
-        return LMDBEngine(options["path"], map_size=options.get("map_size"))
+        sync = options.get("sync", True)
+        if not isinstance(sync, bool):
+            raise StorageError(f"store option sync must be true or false, not {sync!r}")
+        return LMDBEngine(options["path"], map_size=options.get("map_size"), sync=sync)
     if name == "memory":
         from dvid.storage.memory import MemoryEngine
 

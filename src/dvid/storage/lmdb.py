@@ -21,7 +21,10 @@ _SCAN_CHUNK = 2048  # items read per read-transaction, so a long scan never pins
 class LMDBEngine(Engine):
     multiprocess = True
 
-    def __init__(self, path: str | os.PathLike[str], map_size: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], map_size: int | None = None, *, sync: bool = True) -> None:
+        """``sync=False`` skips the fsync at each commit (docs/reliability.md): like DVID's LevelDB and
+        Badger defaults, a killed server loses nothing but an OS crash or power cut may lose the
+        last commits. Measured on our VM: a 16 MiB commit takes ~43 ms with fsync, ~13 ms without."""
         self.path = os.path.abspath(os.fspath(path))
         os.makedirs(self.path, exist_ok=True)
         try:
@@ -32,10 +35,11 @@ class LMDBEngine(Engine):
                 max_dbs=0,
                 readahead=False,
                 meminit=False,
+                sync=sync,
             )
         except lmdb.Error as e:
             raise StorageError(f"cannot open LMDB store at {self.path}: {e}") from e
-        self.description = f"lmdb @ {self.path}"
+        self.description = f"lmdb @ {self.path}" + ("" if sync else " (sync off)")
 
     def get(self, key: bytes) -> bytes | None:
         with self._env.begin(buffers=False) as txn:
