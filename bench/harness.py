@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,31 @@ class BenchServer:
                 pass
         return res
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server and its workers."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def anon_rss_mb(self) -> dict[int, float]:
+        """Private (anonymous) resident memory of each server process, in MB: what the server itself
+        holds, without the LMDB file pages it has mapped (those are the OS page cache)."""
+        res = {}
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("RssAnon:"):
+                        res[pid] = int(line.split()[1]) / 1024
+            except OSError:
+                pass
+        return res
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -95,3 +121,31 @@ class BenchServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class AnonRssSampler:
+    """Polls the server's anonymous RSS every ``interval`` seconds in a thread; ``peak_mb`` is the
+    largest value seen for any one process since the last ``reset``."""
+
+    def __init__(self, server: BenchServer, interval: float = 0.01) -> None:
+        self.server, self.interval = server, interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            got = self.server.anon_rss_mb()
+            if got:
+                self.peak_mb = max(self.peak_mb, max(got.values()))
+
+    def reset(self) -> None:
+        self.peak_mb = 0.0
+
+    def __enter__(self) -> AnonRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

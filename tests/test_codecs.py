@@ -121,3 +121,25 @@ def test_rgba_jpeg_premultiplies_like_go():
     assert np.array_equal(_rgba_for_jpeg(full), full[..., :3])
     data, ct = encode_image(img, "jpg:100")
     assert ct == "image/jpeg" and decode_image(data).shape == (6, 7, 3)
+
+
+@pytest.mark.parametrize("checksum", ["none", "crc32"])
+def test_lz4_into_matches_serialize_and_round_trips(checksum):
+    """The write path's compress-into-arena gives DVID's stored layout (any valid LZ4 encoding), and the
+    read path's fast lz4 decode (with and without CRC) gives the voxels back."""
+    rng = np.random.default_rng(5)
+    for data in (rng.integers(0, 256, 32768, dtype=np.uint8), np.zeros(32768, np.uint8),
+                 np.repeat(rng.integers(0, 256, 512, dtype=np.uint8), 64)):
+        arena = memoryview(bytearray(B.lz4_value_bound(data.nbytes) + 7))
+        n = B.serialize_lz4_into(data, checksum, arena[3:])
+        ref = B.serialize(data, "lz4", checksum)
+        got = bytes(arena[3 : 3 + n])
+        head = 5 if checksum == "crc32" else 1
+        assert got[:1] == ref[:1] and got[head : head + 4] == (32768).to_bytes(4, "little")
+        assert lz4.block.decompress(got[head:]) == data.tobytes()  # what clients of subvolblocks run
+        assert B.deserialize(got) == data.tobytes()
+        out = np.empty(32768, np.uint8)
+        B.deserialize_into(arena[3 : 3 + n], out)
+        assert np.array_equal(out, data)
+        with pytest.raises(B.CodecError):
+            B.deserialize_into(arena[3 : 3 + n], np.empty(32767, np.uint8))

@@ -12,7 +12,6 @@ import struct
 import zlib
 
 import cramjam
-import imagecodecs
 import lz4.block
 import numpy as np
 import simplejpeg
@@ -64,6 +63,23 @@ def serialize(data: bytes | bytearray | memoryview, compression: str, checksum: 
     if checksum == "crc32" and fmt != "gzip":
         return head + _CRC.pack(zlib.crc32(payload)) + payload
     return head + payload
+
+
+def lz4_value_bound(nbytes: int) -> int:
+    """Largest stored lz4 value for ``nbytes`` of voxels: format byte, CRC, size prefix, LZ4 bound."""
+    return 1 + 4 + 4 + nbytes + nbytes // 255 + 16
+
+
+def serialize_lz4_into(data: np.ndarray | memoryview, checksum: str, out: memoryview) -> int:
+    """Write the stored lz4 value of ``data`` into ``out`` (at least ``lz4_value_bound`` long) and
+    return its length: one compression straight into the caller's buffer, no intermediate bytes
+    (6.5 us per 32 KiB EM block against 10.3 us for compress-then-concatenate)."""
+    start = 5 if checksum == "crc32" else 1
+    n = cramjam.lz4.compress_block_into(data, out[start:], store_size=True)
+    out[0] = format_byte("lz4", checksum)
+    if start == 5:
+        out[1:5] = _CRC.pack(zlib.crc32(out[5 : 5 + n]))
+    return start + n
 
 
 def _split(value: bytes | memoryview) -> tuple[str, memoryview]:
@@ -120,12 +136,14 @@ def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np
         if int.from_bytes(value[1:5], "little") != size:
             raise CodecError(f"lz4 block decodes to {int.from_bytes(value[1:5], 'little')} bytes, "
                              f"expected {size}")
+        # cramjam decodes straight into out with ~0.3 us of call overhead: 1.9 us for a 32 KiB EM
+        # block against 7.6 us through imagecodecs (whose per-call overhead is ~5.6 us).
         try:
-            got = imagecodecs.lz4_decode(memoryview(value)[5:], header=False, out=out)
-        except (ValueError, RuntimeError) as e:
+            got = cramjam.lz4.decompress_block_into(memoryview(value)[5:], out, output_len=size)
+        except (cramjam.DecompressionError, ValueError, TypeError, BufferError) as e:
             raise CodecError(f"cannot decode lz4 block: {e}") from e
-        if len(got) != size:
-            raise CodecError(f"lz4 block decodes to {len(got)} bytes, expected {size}")
+        if got != size:
+            raise CodecError(f"lz4 block decodes to {got} bytes, expected {size}")
         return
     dst = memoryview(out).cast("B")
     fmt, payload = _split(value)
@@ -134,11 +152,9 @@ def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np
             n = struct.unpack_from("<I", payload, 0)[0]
             if n != len(dst):
                 raise CodecError(f"block decodes to {n} bytes, expected {len(dst)}")
-            # imagecodecs decodes the raw LZ4 block straight into dst: ~4x faster than
-            # lz4.block.decompress + copy on a 32 KiB block (measured 2.8 vs 12.3 us).
-            got = imagecodecs.lz4_decode(payload[4:], header=False, out=dst)
-            if len(got) != n:
-                raise CodecError(f"lz4 block decodes to {len(got)} bytes, expected {n}")
+            got = cramjam.lz4.decompress_block_into(payload[4:], dst, output_len=n)
+            if got != n:
+                raise CodecError(f"lz4 block decodes to {got} bytes, expected {n}")
             return
         if fmt == "none":
             if len(payload) != len(dst):
@@ -155,7 +171,7 @@ def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np
         if len(mv) != len(dst):
             raise CodecError(f"block decodes to {len(mv)} bytes, expected {len(dst)}")
         dst[:] = mv
-    except (lz4.block.LZ4BlockError, OSError, EOFError, ValueError, struct.error, RuntimeError,
+    except (lz4.block.LZ4BlockError, OSError, EOFError, ValueError, struct.error, RuntimeError, BufferError,
             cramjam.DecompressionError) as e:
         raise CodecError(f"cannot decode {fmt} block: {e}") from e
 

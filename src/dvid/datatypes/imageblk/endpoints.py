@@ -406,11 +406,12 @@ def blocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
                 blk = grid.read(Box(((bx + i) * bs[0], by * bs[1], bz * bs[2]), bs))
                 out[i] = np.ascontiguousarray(blk).view(np.uint8).reshape(-1)
         return Response(memoryview(out).cast("B"), content_type="application/octet-stream")
-    for cx, val in scan_row(ctx.view, bx, bx + span - 1, by, bz):
-        try:
-            blockcodec.deserialize_into(val, out[cx - bx])
-        except blockcodec.CodecError:
-            out[cx - bx].fill(ctx.instance.props["Background"])
+    with ctx.view.snapshot() as view:
+        for cx, val in scan_row(view, bx, bx + span - 1, by, bz):
+            try:
+                blockcodec.deserialize_into(val, out[cx - bx])
+            except blockcodec.CodecError:
+                out[cx - bx].fill(ctx.instance.props["Background"])
     return Response(memoryview(out).cast("B"), content_type="application/octet-stream")
 
 
@@ -490,18 +491,20 @@ def specificblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Resp
                 out += [_HDR.pack(*b, len(payload)), payload]
         return Response(b"".join(out), content_type="application/octet-stream")
     tks = [block_tkey(coords[i], coords[i + 1], coords[i + 2]) for i in range(0, len(coords), 3)]
-    for i, val in enumerate(ctx.view.get_many(tks)):
-        if not val:
-            continue
-        try:
-            payload = _payload(dt, val, comp)
-        except blockcodec.CodecError:
-            continue
-        if payload is None:
-            continue
-        out.append(_HDR.pack(coords[3 * i], coords[3 * i + 1], coords[3 * i + 2], len(payload)))
-        out.append(payload)
-    return Response(b"".join(out), content_type="application/octet-stream")
+    with ctx.view.snapshot() as view:  # stored payloads are zero-copy buffers until the one join
+        for i, val in enumerate(view.get_many(tks)):
+            if not val:
+                continue
+            try:
+                payload = _payload(dt, val, comp)
+            except blockcodec.CodecError:
+                continue
+            if payload is None:
+                continue
+            out.append(_HDR.pack(coords[3 * i], coords[3 * i + 1], coords[3 * i + 2], len(payload)))
+            out.append(payload)
+        body = b"".join(out)
+    return Response(body, content_type="application/octet-stream")
 
 
 def subvolblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
@@ -538,20 +541,22 @@ def _subvolblocks(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Respo
                             out += [_HDR.pack(x, y, z, len(payload)), payload]
         return Response(b"".join(out), content_type="application/octet-stream")
     jpeg_mismatch = comp == "jpeg" and ctx.instance.compression != "jpeg"
-    for z in range(z0, z1 + 1):
-        for y in range(y0, y1 + 1):
-            for x, val in scan_row(ctx.view, x0, x1, y, z):
-                if jpeg_mismatch:
-                    raise BadRequest("compression=jpeg requested but the blocks are not stored as JPEG")
-                try:
-                    payload = _payload(dt, val, comp)
-                except blockcodec.CodecError as e:
-                    raise BadRequest(f"block ({x},{y},{z}) cannot be decoded: {e}") from None
-                if payload is None:
-                    raise BadRequest("compression=jpeg requested but the blocks are not stored as JPEG")
-                out.append(_HDR.pack(x, y, z, len(payload)))
-                out.append(payload)
-    return Response(b"".join(out), content_type="application/octet-stream")
+    with ctx.view.snapshot() as view:  # stored payloads are zero-copy buffers until the one join
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x, val in scan_row(view, x0, x1, y, z):
+                    if jpeg_mismatch:
+                        raise BadRequest("compression=jpeg requested but the blocks are not stored as JPEG")
+                    try:
+                        payload = _payload(dt, val, comp)
+                    except blockcodec.CodecError as e:
+                        raise BadRequest(f"block ({x},{y},{z}) cannot be decoded: {e}") from None
+                    if payload is None:
+                        raise BadRequest("compression=jpeg requested but the blocks are not stored as JPEG")
+                    out.append(_HDR.pack(x, y, z, len(payload)))
+                    out.append(payload)
+        body = b"".join(out)
+    return Response(body, content_type="application/octet-stream")
 
 
 ROUTES: dict[str, Handler] = {

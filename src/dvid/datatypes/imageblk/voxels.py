@@ -173,7 +173,7 @@ def gather_layers(view: VersionedView, box: Box, bs: tuple[int, int, int], dtype
 
 
 def encode_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int], compression: str, checksum: str,
-                  skip: InsideROI | None = None) -> Iterator[tuple[bytes, bytes]]:
+                  skip: InsideROI | None = None) -> Iterator[tuple[bytes, bytes | memoryview]]:
     """``(tkey, stored value)`` for each block of a block-aligned [z, y, x(, c)] array, in key order.
 
     One row of blocks at a time is copied into a reusable staging buffer (a strided copy that stays
@@ -190,6 +190,7 @@ def encode_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int], compress
     run_dtype = np.dtype((np.void, run))
     stage_runs = flat.reshape(nbx, bz, by, run).view(run_dtype)[..., 0]
     data_runs = np.ascontiguousarray(data).view(np.uint8).reshape(sz, sy, nbx, run).view(run_dtype)[..., 0]
+    slot = blockcodec.lz4_value_bound(flat.shape[1]) if compression.split(":", 1)[0] == "lz4" else 0
     for iz in range(nbz):
         for iy in range(nby):
             z, y = fz + iz, fy + iy
@@ -198,6 +199,12 @@ def encode_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int], compress
                 continue
             rows = data_runs[iz * bz : (iz + 1) * bz, iy * by : (iy + 1) * by]
             stage_runs[...] = rows.transpose(2, 0, 1)
+            if slot:  # lz4: compress each block straight into this row's arena; values are views of it
+                arena = memoryview(np.empty(len(todo) * slot, np.uint8))
+                for j, ix in enumerate(todo):
+                    n = blockcodec.serialize_lz4_into(flat[ix], checksum, arena[j * slot : (j + 1) * slot])
+                    yield block_tkey(fx + ix, y, z), arena[j * slot : j * slot + n]
+                continue
             for ix in todo:
                 yield block_tkey(fx + ix, y, z), blockcodec.serialize(flat[ix], compression, checksum,
                                                                       block_width=bx)
