@@ -425,3 +425,22 @@ def test_large_reads_stream_layer_by_layer(server, repo):
     assert post_raw(rgba, cvol, (0, 0, 0)).ok
     got = get_raw(rgba, (150, 120, 60), (5, 3, 2), channels=4)
     assert np.array_equal(got, cvol[2:62, 3:123, 5:155])
+
+
+def test_client_leaving_mid_stream_leaves_server_healthy(server, repo):
+    """A client that closes the connection in the middle of a streamed read stops the producer;
+    the server keeps answering and writing, and the same read still works."""
+    import socket
+    from urllib.parse import urlsplit
+
+    base = new_instance(server, repo, "leave")
+    vol = make_volume((0, 0, 0), (256, 256, 96))
+    assert post_raw(base, vol, (0, 0, 0)).ok
+    u = urlsplit(base)
+    for _ in range(5):
+        with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+            s.sendall(f"GET {u.path}/raw/0_1_2/256_256_96/0_0_0 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert s.recv(65536)  # headers and a first piece, then hang up
+    assert post_raw(base, vol[:32], (0, 0, 96)).ok
+    assert np.array_equal(get_raw(base, (256, 256, 96), (0, 0, 0)), vol)
+    assert np.array_equal(get_raw(base, (256, 256, 32), (0, 0, 96)), vol[:32])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -102,29 +103,64 @@ async def send_response(send: Send, resp: Response, extra_headers: list[tuple[st
     if resp.length is not None:
         headers.append((b"content-length", str(resp.length).encode()))
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-    it = iter(resp.stream)
+    if head:
+        close = getattr(resp.stream, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await _send_stream(send, iter(resp.stream))
+
+
+STREAM_AHEAD = 3  # chunks a stream may produce ahead of the socket (bounds memory)
+
+
+async def _send_stream(send: Send, it: Iterator[bytes | memoryview]) -> None:
+    """Send a stream's chunks as a producer thread makes them.
+
+    The producer runs the whole iterator on its own, so the next chunk is decoded while the event
+    loop writes the previous one (measured: handing over one ``next`` per chunk left the producer
+    idle during every socket write, 20 ms instead of ~13 ms for 256³). At most ``STREAM_AHEAD``
+    chunks wait in memory; a client that goes away stops the producer and closes the iterator.
+    """
     loop = asyncio.get_running_loop()
-    pending: asyncio.Future | None = None
-    try:
-        if not head:
-            # Produce chunk k+1 in a worker thread while chunk k is written, so for one client
-            # the decode and the socket writes use both cores.
-            pending = loop.run_in_executor(None, next, it, None)
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue()
+    room = threading.Semaphore(STREAM_AHEAD)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
             while True:
-                chunk = await pending
-                pending = None
+                room.acquire()
+                if stop.is_set():
+                    return
+                chunk = next(it, None)
+                loop.call_soon_threadsafe(queue.put_nowait, (True, chunk))
                 if chunk is None:
-                    break
-                pending = loop.run_in_executor(None, next, it, None)
-                if len(chunk):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    return
+        except BaseException as e:  # handed to the event loop, which aborts the response
+            loop.call_soon_threadsafe(queue.put_nowait, (False, e))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:  # releases the stream's read snapshot
+                close()
+
+    producer = loop.run_in_executor(None, produce)
+    try:
+        while True:
+            ok, item = await queue.get()
+            if not ok:
+                raise item
+            if item is None:
+                break
+            if len(item):
+                await send({"type": "http.response.body", "body": item, "more_body": True})
+            room.release()
         await send({"type": "http.response.body", "body": b""})
     finally:
-        if pending is not None:  # a client that went away: let the running step finish first
-            try:
-                await pending
-            except Exception:
-                pass
-        close = getattr(it, "close", None)
-        if close is not None:  # release the stream's read snapshot
-            await asyncio.to_thread(close)
+        stop.set()
+        room.release()  # wake a producer waiting for room so it sees the stop
+        try:
+            await producer
+        except Exception:
+            pass
