@@ -135,9 +135,15 @@ class AnonRssSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            got = self.server.anon_rss_mb()
-            if got:
-                self.peak_mb = max(self.peak_mb, max(got.values()))
+            self.sample()
+
+    def sample(self) -> float:
+        """Take one reading now (the allocator keeps freed memory, so a late reading still sees a
+        request's peak); returns the peak so far."""
+        got = self.server.anon_rss_mb()
+        if got:
+            self.peak_mb = max(self.peak_mb, max(got.values()))
+        return self.peak_mb
 
     def reset(self) -> None:
         self.peak_mb = 0.0
