@@ -38,7 +38,7 @@ def scan_row(view: VersionedView, bx0: int, bx1: int, by: int, bz: int):
     """``(bx, stored value)`` of existing blocks in one row ``bx0..bx1`` (inclusive)."""
     for tk, val in view.scan(block_tkey(bx0, by, bz), block_tkey(bx1 + 1, by, bz) if bx1 < 2**31 - 1
                              else block_tkey(bx1, by, bz) + b"\xff"):
-        yield block_coord(tk)[0], val
+        yield int.from_bytes(tk[10:14], "big") - _BIAS, val  # x of the zyx block index
 
 
 class _LayerReader:
