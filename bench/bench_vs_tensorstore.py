@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import json
+import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -254,8 +256,10 @@ def main() -> None:
 
         if args.profile:
             out = tmp / "server-profile.svg"
-            pid = max(srv.pids())
-            prof = subprocess.Popen(["py-spy", "record", "-o", str(out), "-p", str(pid), "-d", "10"])
+            pid = srv.pids()[0]  # the server; --subprocesses takes in its workers
+            spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+            prof = subprocess.Popen([spy, "record", "-o", str(out), "-p", str(pid), "-d", "10", "--threads",
+                                     "--subprocesses"])
             end = time.time() + 9
             while time.time() < end:
                 c.get(f"/api/node/{uuid}/em_lz4/raw/0_1_2/{size}_{size}_{size}/0_0_0")
