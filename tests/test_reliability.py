@@ -228,3 +228,40 @@ def test_readonly_mode_and_loopback_commands(server_factory):
 
     assert split_address(":8001", "127.0.0.1") == ("127.0.0.1", 8001)
     assert split_address("localhost:8001", "127.0.0.1") == ("127.0.0.1", 8001)
+
+
+def test_streamed_uploads_write_nothing_unless_whole(server_factory):
+    """Raw POSTs of >= 4 MiB are encoded while they arrive. An upload that stalls, ends early or
+    comes to a locked node writes nothing; the connection and the server stay usable."""
+    srv = server_factory(extra_toml="readTimeout = 2")
+    uuid = srv.new_repo()
+    g = mk(srv, uuid, "g")
+    size = (256, 256, 96)  # 6 MiB, three layers of blocks
+    old = np.random.default_rng(1).integers(0, 256, size[::-1], np.uint8)
+    new = np.random.default_rng(2).integers(0, 256, size[::-1], np.uint8)
+    path = f"/api/node/{uuid}/g/raw/0_1_2/256_256_96/0_0_0"
+    assert requests.post(srv.url + path, data=old.tobytes()).status_code == 200
+    host, port = srv.url[7:].split(":")
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {new.nbytes}\r\n\r\n").encode()
+    # two of three layers arrive, then the client stalls: 400 after readTimeout, nothing written
+    with socket.create_connection((host, int(port)), timeout=15) as s:
+        s.sendall(head + new.tobytes()[: new.nbytes * 2 // 3])
+        reply = s.recv(1000)
+        assert b" 400 " in reply.split(b"\r\n")[0] and b"not received within" in reply
+    # half arrives, then the client hangs up
+    with socket.create_connection((host, int(port)), timeout=15) as s:
+        s.sendall(head + new.tobytes()[: new.nbytes // 2])
+    time.sleep(0.5)
+    assert np.array_equal(raw(g, size), old)
+    # a wrong size is refused before anything is read; the same connection then works
+    with requests.Session() as sess:
+        r = sess.post(f"{srv.url}/api/node/{uuid}/g/raw/0_1_2/256_256_64/0_0_0", data=new.tobytes())
+        assert r.status_code == 400 and "expected 4194304 bytes" in r.text
+        assert sess.post(srv.url + path, data=new.tobytes()).status_code == 200
+        assert np.array_equal(raw(g, size), new)
+        # a locked node refuses the upload; the body is drained and the connection still serves
+        assert sess.post(f"{srv.url}/api/node/{uuid}/commit", json={"note": "done"}).ok
+        r = sess.post(srv.url + path, data=old.tobytes())
+        assert r.status_code == 400 and "locked" in r.text
+        assert sess.get(f"{srv.url}/api/node/{uuid}/g/info").ok
+    assert np.array_equal(raw(g, size), new)

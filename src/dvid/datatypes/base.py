@@ -20,6 +20,20 @@ if TYPE_CHECKING:
     from dvid.datastore.view import VersionedView
 
 
+class ArrivingBody(Protocol):
+    """A request body being received while its handler runs (server/http.py ``IncomingBody``)."""
+
+    #: the body's length (its Content-Length)
+    size: int
+    #: the whole body's buffer; only the part ``wait`` has returned is valid yet
+    buffer: memoryview
+
+    def wait(self, n: int) -> memoryview:
+        """The first ``n`` bytes, once they have arrived; raises BadRequest if the body ends short,
+        runs long or stops arriving (nothing may be written from such a request)."""
+        ...
+
+
 @dataclass
 class Request:
     """One HTTP request as a datatype sees it.
@@ -34,6 +48,9 @@ class Request:
     parts: list[str]
     query: dict[str, str] = field(default_factory=dict)
     body: bytes | bytearray | memoryview = b""
+    #: set instead of ``body`` for a large upload still arriving, when ``DataType.streams_body``
+    #: asked for it: the handler may start on the first bytes while the rest is received
+    arriving: ArrivingBody | None = None
 
     @property
     def keyword(self) -> str:
@@ -139,6 +156,11 @@ class DataType(abc.ABC):
     def is_mutation(self, method: str, keyword: str) -> bool:
         """Whether the request changes data (refused on locked nodes)."""
         return method.upper() in ("POST", "PUT", "DELETE")
+
+    def streams_body(self, method: str, keyword: str) -> bool:
+        """Whether this endpoint takes a large upload as ``Request.arriving`` (processing the first
+        bytes while the rest arrives) instead of a complete ``body``."""
+        return False
 
     @abc.abstractmethod
     def handle(self, ctx: InstanceContext, req: Request) -> Response:

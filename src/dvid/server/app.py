@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dvid.datatypes.base import Response
 from dvid.errors import DVIDError
 from dvid.server.config import Config
 from dvid.server.core_routes import is_admin
-from dvid.server.http import HttpRequest, error_response, parse_query, read_body, send_response
+from dvid.server.http import (
+    HttpRequest,
+    IncomingBody,
+    error_response,
+    parse_query,
+    read_body,
+    receive_into,
+    send_response,
+)
 from dvid.server.malloc import keep_freed_memory
 from dvid.server.router import dispatch
 from dvid.server.state import ServerState
@@ -56,6 +65,41 @@ def handle(st: ServerState, req: HttpRequest) -> Response:
         return error_response("internal server error, see the server log", req.path, 500)
     finally:
         st.load.active -= 1
+
+
+STREAM_UPLOAD_MIN = 4 << 20  # uploads this large may be handled while they arrive
+_uploads: ThreadPoolExecutor | None = None
+
+
+def _may_stream_upload(path: str) -> bool:
+    """Instance endpoints a datatype may take as an arriving upload (``DataType.streams_body``):
+    ``/api/node/<uuid>/<name>/raw/...``. Everything else gets the whole body first."""
+    p = path.split("/", 7)
+    return len(p) > 6 and p[1] == "api" and p[2] == "node" and p[5] == "raw"
+
+
+async def _handle_arriving(st: ServerState, req: HttpRequest, size: int, receive: Any, send: Any,
+                           cors: list[tuple[str, str]], timeout: float) -> None:
+    """Run the handler while the body is received, then answer once the body is all in (or failed).
+
+    Handlers run on their own small pool, so slow uploads never hold the threads other requests
+    need; a handler that fails early still lets the body drain so the connection stays usable.
+    """
+    global _uploads
+    if _uploads is None:
+        _uploads = ThreadPoolExecutor(8, thread_name_prefix="dvid-upload")
+    body = IncomingBody(size)
+    req.arriving = body
+    loop = asyncio.get_running_loop()
+    handler = loop.run_in_executor(_uploads, handle, st, req)
+    try:
+        await asyncio.wait_for(receive_into(receive, body), timeout=timeout)
+    except TimeoutError:
+        body.fail(f"request body not received within {timeout:g} s")
+    except DVIDError:
+        pass  # recorded in body; the handler answers with it
+    resp = await handler
+    await send_response(send, resp, cors, head=False)
 
 
 def create_app(config: Config, state: ServerState | None = None) -> Any:
@@ -98,10 +142,15 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
                 ("Access-Control-Allow-Headers", headers.get("access-control-request-headers", "*"))]),
                 cors, head=False)
             return
+        length = headers.get("content-length")
+        size = int(length) if length and length.isdigit() else None
+        if method == "POST" and size is not None and STREAM_UPLOAD_MIN <= size <= config.max_request_bytes \
+                and _may_stream_upload(path):
+            await _handle_arriving(st, req, size, receive, send, cors, config.read_timeout)
+            return
         try:
-            length = headers.get("content-length")
             req.body = await asyncio.wait_for(
-                read_body(receive, int(length) if length and length.isdigit() else None, config.max_request_bytes),
+                read_body(receive, size, config.max_request_bytes),
                 timeout=config.read_timeout)
         except TimeoutError:
             await send_response(send, error_response(

@@ -26,6 +26,14 @@ class HttpRequest:
     client: str = ""
     admin: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: a large upload handed to the handler while it still arrives (see ``IncomingBody``)
+    arriving: IncomingBody | None = None
+
+    def whole_body(self) -> None:
+        """Make ``body`` the complete body (waiting for an upload still arriving)."""
+        if self.arriving is not None:
+            self.body = self.arriving.wait(self.arriving.size)
+            self.arriving = None
 
 
 def parse_query(raw: bytes) -> dict[str, str]:
@@ -76,6 +84,72 @@ async def read_body(receive: Receive, length: int | None, limit: int) -> bytearr
         parts.append(chunk)
         more = msg.get("more_body", False)
     return b"".join(parts)
+
+
+class IncomingBody:
+    """A request body that handler threads may read while the event loop is still receiving it.
+
+    The loop ``feed``s chunks into one buffer sized from Content-Length; ``wait(n)`` blocks a
+    handler until ``n`` bytes are in, and raises BadRequest if the body fails (short, long,
+    disconnect, timeout), so a handler never writes anything from an incomplete upload.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data = bytearray(size)
+        self.buffer = memoryview(self._data)
+        self._got = 0
+        self._want = 0  # smallest count a waiting handler needs (0: nobody waits)
+        self._error: str | None = None
+        self._cond = threading.Condition()
+
+    def feed(self, chunk: bytes) -> None:
+        n = len(chunk)
+        if self._got + n > self.size:
+            raise BadRequest("request body is longer than its Content-Length")
+        self.buffer[self._got : self._got + n] = chunk
+        with self._cond:
+            self._got += n
+            if self._want and self._got >= self._want:
+                self._cond.notify_all()
+
+    def fail(self, message: str) -> None:
+        with self._cond:
+            if self._error is None:
+                self._error = message
+            self._cond.notify_all()
+
+    @property
+    def complete(self) -> bool:
+        return self._got == self.size
+
+    def wait(self, n: int) -> memoryview:
+        n = min(n, self.size)
+        with self._cond:
+            while self._got < n and self._error is None:
+                self._want = n if not self._want else min(self._want, n)
+                self._cond.wait()
+                self._want = 0
+            if self._got < n:
+                raise BadRequest(self._error or "request body ended early")
+        return self.buffer[:n]
+
+
+async def receive_into(receive: Receive, body: IncomingBody) -> None:
+    """Feed the request body into ``body`` as it arrives; any failure is recorded in ``body``."""
+    try:
+        more = True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                raise BadRequest("client disconnected before sending the whole body")
+            body.feed(msg.get("body", b""))
+            more = msg.get("more_body", False)
+        if not body.complete:
+            raise BadRequest(f"request body was {body._got} bytes, Content-Length said {body.size}")
+    except BadRequest as e:
+        body.fail(str(e))
+        raise
 
 
 def error_response(message: str, path: str, status: int = 400) -> Response:

@@ -45,6 +45,8 @@ _LOCK_EXEMPT = ("branch", "newversion", "tag")
 
 
 def dispatch(st: ServerState, req: HttpRequest) -> Response:
+    """Route one request. An upload still arriving (``req.arriving``) is only left so for an
+    instance endpoint whose datatype streams it; every other handler sees the whole body."""
     path = req.path
     if not path.startswith("/api/"):
         raise NotFound("")
@@ -52,6 +54,8 @@ def dispatch(st: ServerState, req: HttpRequest) -> Response:
     method = "GET" if req.method == "HEAD" else req.method
     head = p[0]
     n = len(p)
+    if req.arriving is not None and not (head == "node" and n >= 4):
+        req.whole_body()
     if head == "help" and (n == 1 or (n == 2 and p[1] == "")) and method == "GET":
         return r.help_page(st, req)
     if head == "help" and n == 2 and method == "GET":
@@ -124,12 +128,14 @@ def _node_route(st: ServerState, req: HttpRequest, method: str, p: list[str]) ->
 def _instance_route(st: ServerState, req: HttpRequest, ref, p: list[str]) -> Response:
     inst = st.datastore.instance(ref, p[2])
     keyword = p[3]
+    method = req.method.upper()
+    dt = registry.get(inst.typename)
+    if req.arriving is not None and (keyword == "blobstore" or dt is None or not dt.streams_body(method, keyword)):
+        req.whole_body()
     if keyword == "blobstore":
         return _blobstore(st, req, p)
-    dt = registry.get(inst.typename)
     if dt is None:
         raise BadRequest(f'Data type "{inst.typename}" is not supported by current DVID server')
-    method = req.method.upper()
     if (inst.versioned and ref.node.locked and dt.is_mutation(method, keyword)
             and not req.admin and not st.fullwrite):
         raise BadRequest(f'Cannot do {method} on endpoint "{keyword}" of locked node {ref.uuid}')
@@ -138,7 +144,7 @@ def _instance_route(st: ServerState, req: HttpRequest, ref, p: list[str]) -> Res
         parts.pop()
     parts[1] = ref.uuid
     ctx = ServerContext(st, ref, inst)
-    return dt.handle(ctx, Request(method, req.path, parts, req.query, req.body))
+    return dt.handle(ctx, Request(method, req.path, parts, req.query, req.body, arriving=req.arriving))
 
 
 def _blobstore(st: ServerState, req: HttpRequest, p: list[str]) -> Response:

@@ -284,8 +284,10 @@ def _post_raw(dt: ImageBlkType, ctx: InstanceContext, req: Request, box: Box) ->
     if any(s <= 0 for s in box.size):
         raise BadRequest("Illegal geometry requested")
     expected = box.voxels * bpv
-    if len(req.body) != expected:
-        raise BadRequest(f"voxels data was {len(req.body)} bytes, expected {expected} bytes for "
+    arriving = req.arriving
+    got = arriving.size if arriving is not None else len(req.body)
+    if got != expected:
+        raise BadRequest(f"voxels data was {got} bytes, expected {expected} bytes for "
                          f"{_pt(box.size)} subvolume")
     mask = roi_mask(ctx, req)
     if not box.aligned(bs):
@@ -293,10 +295,16 @@ def _post_raw(dt: ImageBlkType, ctx: InstanceContext, req: Request, box: Box) ->
                          f"{_pt(e - 1 for e in box.end)}")
     sx, sy, sz = box.size
     extra = (dt.vt.channels,) if dt.vt.channels > 1 else ()
-    data = np.frombuffer(req.body, dt.vt.np_dtype).reshape((sz, sy, sx) + extra)
+    body = arriving.buffer if arriving is not None else req.body
+    data = np.frombuffer(body, dt.vt.np_dtype).reshape((sz, sy, sx) + extra)
     hi = [e - 1 for e in box.end]
     new_ext = ext.grown(ctx.view, inst, list(box.offset), hi)
-    items = encode_blocks(data, box, bs, inst.compression, inst.checksum, skip=mask.outside if mask is not None else None)
+    items = encode_blocks(data, box, bs, inst.compression, inst.checksum,
+                          skip=mask.outside if mask is not None else None,
+                          ready=arriving.wait if arriving is not None else None)
+    if arriving is not None:  # encode each layer as it arrives, but write nothing unless all came
+        items = list(items)
+        arriving.wait(expected)
     write_batches(ctx.view, items, [(ext.EXTENTS_TKEY, new_ext)] if new_ext else None)
     return Response(b"")
 

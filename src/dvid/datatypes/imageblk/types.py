@@ -36,6 +36,9 @@ class ImageBlkType(DataType):
             "Extents": {"MinPoint": e[0] if e else None, "MaxPoint": e[1] if e else None},
         }
 
+    def streams_body(self, method: str, keyword: str) -> bool:
+        return method == "POST" and keyword == "raw"  # block-aligned 3-d writes encode as they arrive
+
     def handle(self, ctx: InstanceContext, req: Request) -> Response:
         if req.method not in ("GET", "POST"):
             raise BadRequest(f'Data "{ctx.instance.name}" can only handle GET or POST HTTP verbs')

@@ -173,11 +173,14 @@ def gather_layers(view: VersionedView, box: Box, bs: tuple[int, int, int], dtype
 
 
 def encode_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int], compression: str, checksum: str,
-                  skip: InsideROI | None = None) -> Iterator[tuple[bytes, bytes | memoryview]]:
+                  skip: InsideROI | None = None,
+                  ready: Callable[[int], object] | None = None) -> Iterator[tuple[bytes, bytes | memoryview]]:
     """``(tkey, stored value)`` for each block of a block-aligned [z, y, x(, c)] array, in key order.
 
     One row of blocks at a time is copied into a reusable staging buffer (a strided copy that stays
     in cache) and each block is serialized from it; ``skip(bx, by, bz)`` True omits a block.
+    ``ready(n)``, when given, is called before a layer of blocks is read and returns once the first
+    ``n`` bytes of ``data`` are valid (an upload still arriving).
     """
     bx, by, bz = bs
     sx, sy, sz = box.size
@@ -191,7 +194,10 @@ def encode_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int], compress
     stage_runs = flat.reshape(nbx, bz, by, run).view(run_dtype)[..., 0]
     data_runs = np.ascontiguousarray(data).view(np.uint8).reshape(sz, sy, nbx, run).view(run_dtype)[..., 0]
     slot = blockcodec.lz4_value_bound(flat.shape[1]) if compression.split(":", 1)[0] == "lz4" else 0
+    layer_bytes = data[:bz].nbytes
     for iz in range(nbz):
+        if ready is not None:
+            ready((iz + 1) * layer_bytes)
         for iy in range(nby):
             z, y = fz + iz, fy + iy
             todo = [ix for ix in range(nbx) if skip is None or not skip(fx + ix, y, z)]
