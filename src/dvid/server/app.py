@@ -98,6 +98,9 @@ async def _handle_arriving(st: ServerState, req: HttpRequest, size: int, receive
         body.fail(f"request body not received within {timeout:g} s")
     except DVIDError:
         pass  # recorded in body; the handler answers with it
+    finally:
+        if not body.complete:  # e.g. cancelled at shutdown: never leave a handler waiting
+            body.fail("request body not received")
     resp = await handler
     await send_response(send, resp, cors, head=False)
 
