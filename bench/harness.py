@@ -70,17 +70,21 @@ class BenchServer:
                     out.append(int(p.name))
         return out
 
-    def peak_rss_mb(self) -> dict[int, float]:
-        """VmHWM (peak resident set) of each server process, in MB."""
+    def _status_mb(self, field_name: str) -> dict[int, float]:
+        """A ``/proc/<pid>/status`` memory field (kB there) of each server process, in MB."""
         res = {}
         for pid in self.pids():
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
+                    if line.startswith(field_name + ":"):
                         res[pid] = int(line.split()[1]) / 1024
             except OSError:
                 pass
         return res
+
+    def peak_rss_mb(self) -> dict[int, float]:
+        """VmHWM (peak resident set) of each server process, in MB."""
+        return self._status_mb("VmHWM")
 
     def cpu_seconds(self) -> float:
         """User + system CPU time used so far by the server and its workers."""
@@ -97,15 +101,7 @@ class BenchServer:
     def anon_rss_mb(self) -> dict[int, float]:
         """Private (anonymous) resident memory of each server process, in MB: what the server itself
         holds, without the LMDB file pages it has mapped (those are the OS page cache)."""
-        res = {}
-        for pid in self.pids():
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("RssAnon:"):
-                        res[pid] = int(line.split()[1]) / 1024
-            except OSError:
-                pass
-        return res
+        return self._status_mb("RssAnon")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
