@@ -143,3 +143,20 @@ def test_lz4_into_matches_serialize_and_round_trips(checksum):
         assert np.array_equal(out, data)
         with pytest.raises(B.CodecError):
             B.deserialize_into(arena[3 : 3 + n], np.empty(32767, np.uint8))
+
+
+def test_stored_payload_checks_format_and_crc():
+    """subvolblocks sends ``stored_payload``: the bytes after the format byte (and CRC), with unknown
+    formats and bad checksums refused."""
+    data = np.arange(4096, dtype=np.uint32).view(np.uint8)
+    for comp in ("none", "lz4", "gzip", "snappy"):
+        for ck in ("none", "crc32"):
+            v = B.serialize(data, comp, ck)
+            head = 5 if ck == "crc32" and comp != "gzip" else 1
+            assert bytes(B.stored_payload(v)) == v[head:]
+    with pytest.raises(B.CodecError):
+        B.stored_payload(bytes([7 << 5]) + b"xyz")  # compression code 7 does not exist
+    bad = bytearray(B.serialize(data, "lz4", "crc32"))
+    bad[-1] ^= 0xFF
+    with pytest.raises(B.CodecError):
+        B.stored_payload(bytes(bad))

@@ -21,6 +21,7 @@ _NAMES = {v: k for k, v in _CODES.items()}
 _CRC = struct.Struct("<I")
 JPEG_QUALITY = 80
 _LZ4_PLAIN = 4 << 5  # format byte of an lz4 value with no checksum
+_PLAIN_FORMATS = frozenset(code << 5 for code in _CODES.values())  # format bytes without a checksum
 
 
 class CodecError(Exception):
@@ -107,6 +108,9 @@ def stored_format(value: bytes | memoryview) -> str:
 
 
 def stored_payload(value: bytes | memoryview) -> memoryview:
+    """The payload as stored (what ``subvolblocks`` sends), checking the format and any CRC."""
+    if len(value) and value[0] in _PLAIN_FORMATS:  # known format, no CRC: nothing to check
+        return memoryview(value)[1:]
     return _split(value)[1]
 
 

@@ -120,6 +120,10 @@ class IncomingBody:
             self._cond.notify_all()
 
     @property
+    def received(self) -> int:
+        return self._got
+
+    @property
     def complete(self) -> bool:
         return self._got == self.size
 
@@ -146,7 +150,7 @@ async def receive_into(receive: Receive, body: IncomingBody) -> None:
             body.feed(msg.get("body", b""))
             more = msg.get("more_body", False)
         if not body.complete:
-            raise BadRequest(f"request body was {body._got} bytes, Content-Length said {body.size}")
+            raise BadRequest(f"request body was {body.received} bytes, Content-Length said {body.size}")
     except BadRequest as e:
         body.fail(str(e))
         raise
@@ -194,7 +198,7 @@ async def _send_stream(send: Send, it: Iterator[bytes | memoryview]) -> None:
 
     The producer runs the whole iterator on its own, so the next chunk is decoded while the event
     loop writes the previous one (measured: handing over one ``next`` per chunk left the producer
-    idle during every socket write, 20 ms instead of ~13 ms for 256³). At most ``STREAM_AHEAD``
+    idle during every socket write; a 256³ GET took 30 ms that way and 23 ms so). At most ``STREAM_AHEAD``
     chunks wait in memory; a client that goes away stops the producer and closes the iterator.
     """
     loop = asyncio.get_running_loop()

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 MAX_DATA_REQUEST = 3 << 30
 _HDR = struct.Struct("<iiii")
-_CRC_BITS = 3 << 3  # checksum field of a stored value's format byte
 STREAM_MIN_BYTES = 4 << 20  # raw reads this large are sent layer by layer while the next layer decodes
 
 Handler = Callable[["ImageBlkType", InstanceContext, Request], Response]
@@ -567,11 +566,6 @@ def _layer_records(dt: ImageBlkType, view, comp: str, jpeg_mismatch: bool, x0: i
     pack = _HDR.pack
     for y in range(y0, y1 + 1):
         for x, val in scan_row(view, x0, x1, y, z):
-            if not comp and not jpeg_mismatch and val and not val[0] & _CRC_BITS:
-                payload = memoryview(val)[1:]  # stored as sent: skip the format parsing per block
-                out.append(pack(x, y, z, len(payload)))
-                out.append(payload)
-                continue
             if jpeg_mismatch:
                 raise BadRequest("compression=jpeg requested but the blocks are not stored as JPEG")
             try:
