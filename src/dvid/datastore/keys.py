@@ -59,7 +59,7 @@ def blob_key(ref_hash: bytes) -> bytes:
     return BLOB_PREFIX + ref_hash
 
 
-_BIAS = 0x80000000
+_BIAS = COORD_BIAS = 0x80000000  # block coordinates are stored XOR this, so bytes sort as signed ints
 
 
 def zyx_bytes(x: int, y: int, z: int) -> bytes:

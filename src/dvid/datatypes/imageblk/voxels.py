@@ -23,7 +23,6 @@ BLOCK_CLASS = 23
 WRITE_BATCH = 1000  # blocks per atomic storage batch for very large writes
 
 InsideROI = Callable[[int, int, int], bool]
-_BIAS = 0x80000000  # keys.zyx_bytes stores coord XOR this
 
 
 def block_tkey(x: int, y: int, z: int) -> bytes:
@@ -34,11 +33,21 @@ def block_coord(tk: bytes) -> tuple[int, int, int]:
     return keys.zyx_from_bytes(tk, 2)
 
 
+def row_range(bx0: int, bx1: int, by: int, bz: int) -> tuple[bytes, bytes]:
+    """Half-open type-key range of the blocks ``bx0..bx1`` (inclusive) of row (by, bz)."""
+    end = block_tkey(bx1 + 1, by, bz) if bx1 < 2**31 - 1 else block_tkey(bx1, by, bz) + b"\xff"
+    return block_tkey(bx0, by, bz), end
+
+
+def block_x(tk: bytes) -> int:
+    """The x of a block type-key, read straight from the key (``keys.zyx_bytes`` layout)."""
+    return int.from_bytes(tk[10:14], "big") - keys.COORD_BIAS
+
+
 def scan_row(view: VersionedView, bx0: int, bx1: int, by: int, bz: int):
     """``(bx, stored value)`` of existing blocks in one row ``bx0..bx1`` (inclusive)."""
-    for tk, val in view.scan(block_tkey(bx0, by, bz), block_tkey(bx1 + 1, by, bz) if bx1 < 2**31 - 1
-                             else block_tkey(bx1, by, bz) + b"\xff"):
-        yield int.from_bytes(tk[10:14], "big") - _BIAS, val  # x of the zyx block index
+    for tk, val in view.scan(*row_range(bx0, bx1, by, bz)):
+        yield block_x(tk), val
 
 
 class _LayerReader:
@@ -111,9 +120,8 @@ class _LayerReader:
         decode, codec_error = blockcodec.deserialize_into, blockcodec.CodecError
         present = bytearray(self.nbx)
         n = 0
-        end = block_tkey(x1 + 1, cy, cz) if x1 < 2**31 - 1 else block_tkey(x1, cy, cz) + b"\xff"
-        for tk, val in self.view.scan(block_tkey(x0, cy, cz), end):
-            cx = int.from_bytes(tk[10:14], "big") - _BIAS  # x of the zyx block index (keys.zyx_bytes)
+        for tk, val in self.view.scan(*row_range(x0, x1, cy, cz)):  # scan_row, inlined: hot path
+            cx = block_x(tk)
             ix = cx - x0
             present[ix] = 1
             n += 1
