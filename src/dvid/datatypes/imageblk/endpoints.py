@@ -169,6 +169,11 @@ def grid_of(ctx: InstanceContext):
     return open_grid(alias, int(ctx.instance.props.get("ScaleLevel", 0)))
 
 
+def _background(dt: ImageBlkType, ctx: InstanceContext) -> int:
+    """The byte that fills voxels outside an ROI: the instance's Background for 1-byte voxels."""
+    return ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
+
+
 def read_box(dt: ImageBlkType, ctx: InstanceContext, box: Box, mask: SpanIndex | None) -> np.ndarray:
     grid = grid_of(ctx)
     if grid is not None:
@@ -176,9 +181,8 @@ def read_box(dt: ImageBlkType, ctx: InstanceContext, box: Box, mask: SpanIndex |
         if mask is not None:  # block-granular masking as for stored data
             _mask_grid_read(vol, box, block_size(ctx.instance), mask)
         return vol
-    bg = ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
     return gather(ctx.view, box, block_size(ctx.instance), dt.vt.np_dtype, dt.vt.channels,
-                  outside_roi=mask.outside if mask is not None else None, background=bg)
+                  outside_roi=mask.outside if mask is not None else None, background=_background(dt, ctx))
 
 
 def _mask_grid_read(vol: np.ndarray, box: Box, bs: tuple[int, int, int], mask: SpanIndex) -> None:
@@ -263,9 +267,8 @@ def _raw_3d(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
     as_jpeg = len(p) > 7 and p[7] in ("jpg", "jpeg")
     nbytes = box.voxels * dt.vt.bytes_per_voxel
     if not as_jpeg and nbytes >= STREAM_MIN_BYTES and grid_of(ctx) is None and not _throttled(req):
-        bg = ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
         layers = gather_layers(ctx.view, box, block_size(ctx.instance), dt.vt.np_dtype, dt.vt.channels,
-                               outside_roi=mask.outside if mask is not None else None, background=bg)
+                               outside_roi=mask.outside if mask is not None else None, background=_background(dt, ctx))
         return Response(stream=layers, length=nbytes, content_type="application/octet-stream")
     vol = read_box(dt, ctx, box, mask)
     if as_jpeg:
@@ -348,7 +351,7 @@ def _arb(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
     size = vmax - vmin + 1
     if int(np.prod(size)) * dt.vt.bytes_per_voxel > 1 << 30:
         raise BadRequest("arbitrary image spans too large a volume (over 1 GiB of voxels)")
-    bgval = ctx.instance.props["Background"] if dt.vt.bytes_per_voxel == 1 else 0
+    bgval = _background(dt, ctx)
     abox = Box(tuple(int(v) for v in vmin), tuple(int(v) for v in size))
     grid = grid_of(ctx)
     src = grid.read(abox) if grid is not None else gather(ctx.view, abox, block_size(ctx.instance), dt.vt.np_dtype,

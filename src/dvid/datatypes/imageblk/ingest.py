@@ -19,8 +19,9 @@ import numpy as np
 
 from dvid.codecs import block as blockcodec
 from dvid.datastore.view import VersionedView
-from dvid.datatypes.imageblk.voxels import block_tkey
+from dvid.datatypes.imageblk.voxels import block_tkey, encode_blocks
 from dvid.errors import BadRequest
+from dvid.geometry import Box
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,10 @@ def write_region(
         canvas[sl] = data
     else:
         np.copyto(canvas[sl], data, where=mask if data.ndim == 3 else mask[..., None])
-    # split into blocks with one transpose copy and encode each touched block
-    extra = data.shape[3:]
-    blocks = canvas.reshape((nbz, bz, nby, by, nbx, bx) + extra)
-    blocks = np.ascontiguousarray(blocks.transpose((0, 2, 4, 1, 3, 5) + tuple(range(6, 6 + len(extra)))))
-    puts = []
-    for iz, iy, ix in np.argwhere(touched):
-        raw = memoryview(blocks[iz, iy, ix]).cast("B")
-        puts.append((block_tkey(b0[0] + ix, b0[1] + iy, b0[2] + iz),
-                     blockcodec.serialize(raw, fmt.compression, fmt.checksum, block_width=bx)))
+    # encode each touched block with the same row-staged encoder as POST raw
+    box = Box((cx0, cy0, cz0), (nbx * bx, nby * by, nbz * bz))
+    puts = list(encode_blocks(canvas, box, fmt.block_size, fmt.compression, fmt.checksum,
+                              skip=lambda x, y, z: not touched[z - b0[2], y - b0[1], x - b0[0]]))
     view.write(puts=puts)
     return len(puts)
 
