@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from dvid.storage.base import Engine, open_engine  # noqa: E402
+from dvid.storage import Engine, open_engine  # noqa: E402
 
 VALUE = 32 * 1024
 

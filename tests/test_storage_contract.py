@@ -1,46 +1,33 @@
-"""The contract every storage engine must pass: memory, LMDB, and S3 on a real SeaweedFS."""
+"""The engine contract (``dvid.storage.testing.EngineContract``) run on every engine: memory, LMDB,
+and S3 on a real SeaweedFS; plus each engine's own failure modes and options."""
 
-import threading
+import subprocess
+import sys
 import uuid
 
 import pytest
 
+from dvid import storage
 from dvid.storage.base import StorageError
 from dvid.storage.lmdb import LMDBEngine
 from dvid.storage.memory import MemoryEngine
+from dvid.storage.testing import EngineContract
 
 pytest_plugins = ["seaweed"]
 
 
-@pytest.fixture(params=["memory", "lmdb", "s3"])
-def factory(request, tmp_path):
-    """A function that opens (or reopens) the same store."""
+def _opener(make):
+    """A factory fixture's body: ``make()`` opens the store; everything opened is closed afterwards."""
     opened = []
-    if request.param == "memory":
-        mem = MemoryEngine()
-
-        def make():
-            return mem
-    elif request.param == "lmdb":
-
-        def make():
-            return LMDBEngine(tmp_path / "db", map_size=1 << 28)
-    else:
-        sw = request.getfixturevalue("seaweed")
-        from dvid.storage.s3 import S3Engine
-
-        prefix = uuid.uuid4().hex
-
-        def make():
-            return S3Engine(**sw.options("contract", prefix))
 
     def opener():
-        e = make()
-        opened.append(e)
-        return e
+        opened.append(make())
+        return opened[-1]
 
-    opener.kind = request.param
-    yield opener
+    return opener, opened
+
+
+def _close_all(opened):
     for e in opened:
         try:
             e.close()
@@ -48,44 +35,29 @@ def factory(request, tmp_path):
             pass
 
 
-def test_byte_order_and_ranges(factory):
-    e = factory()
-    ks = [b"", b"\x00", b"\x00\x00", b"\x00\xff", b"\x01", b"\x01\x00", b"a", b"ab", b"b", b"\xff", b"\xff\xff"]
-    ks = [k for k in ks if k]  # the empty key is not a key
-    e.write(puts=[(k, k + b"!") for k in reversed(ks)])
-    assert [k for k, _ in e.scan(b"\x00", b"\xff\xff\xff")] == sorted(ks)
-    assert [k for k, _ in e.scan(b"\x00\xff", b"ab")] == [b"\x00\xff", b"\x01", b"\x01\x00", b"a"]
-    assert list(e.scan(b"c", b"c")) == [] and list(e.scan(b"z", b"a")) == []
-    assert dict(e.scan(b"a", b"b")) == {b"a": b"a!", b"ab": b"ab!"}
-    assert [k for k, v in e.scan(b"a", b"c", keys_only=True)] == [b"a", b"ab", b"b"]
-    assert e.get(b"ab") == b"ab!" and e.get(b"nope") is None
-    assert e.get_many([b"b", b"nope", b"a"]) == [b"b!", None, b"a!"]
+class TestMemory(EngineContract):
+    persistent = False
+
+    @pytest.fixture
+    def factory(self):
+        mem = MemoryEngine()
+        yield lambda: mem
 
 
-def test_long_scans_cross_chunks(factory):
-    e = factory()
-    n = 2500 if factory.kind != "s3" else 2100  # > 2048 (LMDB chunk) and > 2 S3 list pages
-    e.write(puts=[(b"k" + i.to_bytes(4, "big"), i.to_bytes(4, "big")) for i in range(n)])
-    got = list(e.scan(b"k", b"l"))
-    assert len(got) == n and [int.from_bytes(v, "big") for _, v in got] == list(range(n))
-    assert len(list(e.scan(b"k" + (100).to_bytes(4, "big"), b"k" + (2100).to_bytes(4, "big")))) == min(n, 2100) - 100
+class TestLMDB(EngineContract):
+    isolated_snapshots = True
 
+    @pytest.fixture
+    def factory(self, tmp_path):
+        opener, opened = _opener(lambda: LMDBEngine(tmp_path / "db", map_size=1 << 28))
+        yield opener
+        _close_all(opened)
 
-def test_batches_delete_before_put_and_delete_range(factory):
-    e = factory()
-    e.write(puts=[(b"x1", b"1"), (b"x2", b"2"), (b"x3", b"3")])
-    e.write(puts=[(b"x2", b"new")], deletes=[b"x1", b"x2"])
-    assert e.get(b"x1") is None and e.get(b"x2") == b"new"
-    assert e.delete_range(b"x", b"y") == 2 and list(e.scan(b"x", b"y")) == []
-
-
-def test_failing_batch_writes_nothing(factory, monkeypatch):
-    if factory.kind == "memory":
-        pytest.skip("the memory engine has no failure mode to inject")
-    e = factory()
-    e.put(b"keep", b"old")
-    if factory.kind == "lmdb":
+    def test_failing_batch_writes_nothing(self, factory, monkeypatch):
         import lmdb
+
+        e = factory()
+        e.put(b"keep", b"old")
 
         class Boom:
             def __init__(self, txn):
@@ -116,11 +88,41 @@ def test_failing_batch_writes_nothing(factory, monkeypatch):
             e.write(puts=[(b"keep", b"new"), (b"a", b"1"), (b"boom", b"x")])
         monkeypatch.undo()
         assert e.get(b"keep") == b"old" and e.get(b"a") is None
-    else:  # S3: a crash after the manifest is stored is rolled forward on the next open
+
+    def test_sync_option(self, tmp_path):
+        """``[store.x] sync = false`` opens LMDB without per-commit fsync; data still survives a reopen
+        (the OS page cache is flushed on close); a non-boolean value is refused clearly."""
+        e = storage.open_engine("lmdb", {"path": str(tmp_path / "db"), "sync": False, "map_size": 1 << 28})
+        assert "sync off" in e.description
+        e.write(puts=[(b"k", b"v")])
+        e.close()
+        e = storage.open_engine("lmdb", {"path": str(tmp_path / "db"), "map_size": 1 << 28})
+        assert e.get(b"k") == b"v" and "sync off" not in e.description
+        e.close()
+        with pytest.raises(StorageError, match="sync must be true or false"):
+            storage.open_engine("lmdb", {"path": str(tmp_path / "db"), "sync": "no"})
+
+
+class TestS3(EngineContract):
+    long_scan_keys = 2100  # > 2 S3 list pages, fewer objects to write
+
+    @pytest.fixture
+    def factory(self, seaweed):
+        from dvid.storage.s3 import S3Engine
+
+        prefix = uuid.uuid4().hex
+        opener, opened = _opener(lambda: S3Engine(**seaweed.options("contract", prefix)))
+        yield opener
+        _close_all(opened)
+
+    def test_crash_after_manifest_rolls_forward(self, factory, monkeypatch):
+        """A crash after the write-ahead manifest is stored is rolled forward on the next open."""
         import obstore as obs
 
         from dvid.storage import s3 as s3mod
 
+        e = factory()
+        e.put(b"keep", b"old")
         calls = []
 
         async def crash(self, puts, deletes):
@@ -136,65 +138,37 @@ def test_failing_batch_writes_nothing(factory, monkeypatch):
         e2 = factory()  # reopening rolls the batch forward: all of it, never part
         assert e2.get(b"keep") == b"new" and e2.get(b"a") == b"1"
 
-
-def test_compare_and_set(factory):
-    e = factory()
-    assert e.compare_and_set(b"m", None, b"v1")
-    assert not e.compare_and_set(b"m", None, b"v2")
-    assert not e.compare_and_set(b"m", b"wrong", b"v2")
-    assert e.compare_and_set(b"m", b"v1", b"v2") and e.get(b"m") == b"v2"
-    assert e.compare_and_set(b"m", b"v2", None) and e.get(b"m") is None
-
-
-def test_concurrent_cas_never_loses_updates(factory):
-    e = factory()
-    e.put(b"ctr", b"0")
-
-    def bump(n):
-        for _ in range(n):
-            while True:
-                cur = e.get(b"ctr")
-                if e.compare_and_set(b"ctr", cur, str(int(cur) + 1).encode()):
-                    break
-
-    ts = [threading.Thread(target=bump, args=(10,)) for _ in range(3)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert e.get(b"ctr") == b"30"
+    def test_options_and_environment(self, seaweed, monkeypatch):
+        """Credentials and endpoint may come from the AWS_* environment (obstore reads it); a
+        misspelt option is an error, not a silent default."""
+        o = seaweed.options("contract", uuid.uuid4().hex)
+        with pytest.raises(StorageError, match="unknown S3 store option"):
+            storage.open_engine("s3", {**o, "endpiont": o["endpoint"]})
+        with pytest.raises(StorageError, match="needs bucket"):
+            storage.open_engine("s3", {"prefix": "x"})
+        monkeypatch.setenv("AWS_ENDPOINT_URL", o["endpoint"])
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", o["access_key"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", o["secret_key"])
+        monkeypatch.setenv("AWS_REGION", o["region"])
+        e = storage.open_engine("s3", {"bucket": o["bucket"], "prefix": o["prefix"]})
+        try:
+            e.put(b"env", b"ok")
+            assert e.get(b"env") == b"ok" and o["endpoint"] in e.description
+        finally:
+            e.close()
 
 
-def test_reopen_sees_data(factory):
-    e = factory()
-    e.write(puts=[(b"p%d" % i, b"v%d" % i) for i in range(10)])
-    if factory.kind != "memory":
-        e.close()
-    e2 = factory()
-    assert e2.get(b"p7") == b"v7" and len(list(e2.scan(b"p", b"q"))) == 10
-
-
-def test_readers_while_writing(factory):
-    e = factory()
-    e.write(puts=[(b"r%03d" % i, b"A" * 100) for i in range(100)])
-    stop = threading.Event()
-    errors = []
-
-    def reader():
-        while not stop.is_set():
-            vals = {v for _, v in e.scan(b"r", b"s")}
-            if not vals <= {b"A" * 100, b"B" * 100}:
-                errors.append(vals)
-
-    ts = [threading.Thread(target=reader) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for i in range(0, 100, 10):
-        e.write(puts=[(b"r%03d" % j, b"B" * 100) for j in range(i, i + 10)])
-    stop.set()
-    for t in ts:
-        t.join()
-    assert not errors and {v for _, v in e.scan(b"r", b"s")} == {b"B" * 100}
+def test_registry_opens_engines_by_name(tmp_path):
+    assert storage.available()[0] == "lmdb" and {"memory", "s3"} <= set(storage.available())
+    e = storage.open_engine("memory", {})
+    e.put(b"a", b"1")
+    assert e.get(b"a") == b"1"
+    with pytest.raises(StorageError, match=r"unknown storage engine 'badger' \(available: lmdb, memory, s3"):
+        storage.open_engine("badger", {})  # DVID's names are mapped to lmdb by the config loader only
+    with pytest.raises(StorageError, match="unknown LMDB store option"):
+        storage.open_engine("lmdb", {"path": str(tmp_path / "db"), "mapsize": 1})
+    about = subprocess.run([sys.executable, "-m", "dvid.cli.main", "about"], capture_output=True, text=True, timeout=60)
+    assert "lmdb (default), memory, s3" in about.stdout
 
 
 def test_seaweedfs_honours_conditional_put(seaweed):
@@ -214,39 +188,3 @@ def test_seaweedfs_honours_conditional_put(seaweed):
     with pytest.raises((oe.PreconditionError, FileExistsError)):
         obs.put(st, path, b"3", mode={"e_tag": first["e_tag"]})
     assert bytes(obs.get(st, path).bytes()) == b"2" and second["e_tag"] != first["e_tag"]
-
-
-def test_snapshot_reads_match_and_refuse_writes(factory):
-    """A read snapshot sees what scan/get see; held values stay valid inside the block; writes after
-    the snapshot opened do not change what it sees (LMDB) or are at least readable (others)."""
-    e = factory()
-    items = [(b"s%03d" % i, bytes([i]) * (100 + i)) for i in range(50)]
-    e.write(puts=items)
-    with e.snapshot() as snap:
-        held = list(snap.scan(b"s", b"t"))
-        assert [(k, bytes(v)) for k, v in held] == items
-        assert bytes(snap.get(b"s007")) == items[7][1] and snap.get(b"nope") is None
-        assert [bytes(v) if v is not None else None for v in snap.get_many([b"s001", b"x"])] == [items[1][1], None]
-        assert [k for k, _ in snap.scan(b"s010", b"s013", keys_only=True)] == [b"s010", b"s011", b"s012"]
-        if factory.kind == "lmdb":
-            with pytest.raises(StorageError):
-                snap.write(puts=[(b"s000", b"x")])
-            e.write(puts=[(b"s000", b"changed")])
-            assert bytes(snap.get(b"s000")) == items[0][1]  # isolation: the snapshot is consistent
-        assert [(k, bytes(v)) for k, v in held][1:] == items[1:]  # buffers still valid
-
-
-def test_lmdb_sync_option(tmp_path):
-    """``[store.x] sync = false`` opens LMDB without per-commit fsync; data still survives a reopen
-    (the OS page cache is flushed on close); a non-boolean value is refused clearly."""
-    from dvid.storage.base import open_engine
-
-    e = open_engine("lmdb", {"path": str(tmp_path / "db"), "sync": False, "map_size": 1 << 28})
-    assert "sync off" in e.description
-    e.write(puts=[(b"k", b"v")])
-    e.close()
-    e = open_engine("lmdb", {"path": str(tmp_path / "db"), "map_size": 1 << 28})
-    assert e.get(b"k") == b"v" and "sync off" not in e.description
-    e.close()
-    with pytest.raises(StorageError, match="sync must be true or false"):
-        open_engine("lmdb", {"path": str(tmp_path / "db"), "sync": "no"})

@@ -42,12 +42,14 @@ def serve(args: list[str], flags: dict[str, str | bool]) -> int:
 
 
 def about() -> int:
+    from dvid import storage
     from dvid.datatypes import registry
 
     types = registry.all_types()
     print(f"{'DVID (Python) version':<28} {__version__}")
     print(f"{'Datastore version':<28} {DATASTORE_VERSION}")
-    print(f"{'Storage engines':<28} lmdb (default), memory, s3")
+    engines = storage.available()
+    print(f"{'Storage engines':<28} {engines[0]} (default), {', '.join(engines[1:])}")
     print(f"{'Cores':<28} {os.cpu_count()}")
     for name, dt in types.items():
         print(f"{name:<28} {dt.version}")

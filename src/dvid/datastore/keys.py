@@ -17,6 +17,12 @@ MARKER_VALUE = 0x03
 MARKER_TOMBSTONE = 0x4F
 #: bytes after the TKey in a data key: version (4) + client (4) + marker (1)
 SUFFIX_LEN = 9
+#: where the version and the marker sit in a data key, counted from its end. Hot loops slice with
+#: these (``key[KEY_VERSION]``, ``key[KEY_MARKER]``) instead of calling ``split_data_key`` per key.
+KEY_VERSION = slice(-SUFFIX_LEN, -SUFFIX_LEN + 4)
+KEY_MARKER = -1
+#: a type-key starts with its class byte and 0x01
+TKEY_HEADER_LEN = 2
 
 _U32 = struct.Struct(">I")
 _SUFFIX = struct.Struct(">IIB")
@@ -66,6 +72,15 @@ def zyx_bytes(x: int, y: int, z: int) -> bytes:
     """Block index bytes: z, y, x as big-endian uint32 of ``coord XOR 0x80000000`` so byte order is
     signed numeric (z, y, x) order."""
     return struct.pack(">III", (z + _BIAS) & 0xFFFFFFFF, (y + _BIAS) & 0xFFFFFFFF, (x + _BIAS) & 0xFFFFFFFF)
+
+
+#: the x coordinate's bytes in a type-key whose payload is ``zyx_bytes`` (an image block's key)
+ZYX_TKEY_X = slice(TKEY_HEADER_LEN + 8, TKEY_HEADER_LEN + 12)
+
+
+def zyx_tkey_x(tk: bytes) -> int:
+    """The x of a type-key whose payload is ``zyx_bytes``, read straight from its bytes."""
+    return int.from_bytes(tk[ZYX_TKEY_X], "big") - _BIAS
 
 
 def zyx_from_bytes(b: bytes, offset: int = 0) -> tuple[int, int, int]:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from dvid.datastore import keys
 from dvid.errors import BadRequest
-from dvid.storage.base import Engine
+from dvid.storage.base import Engine, Reader
 
 
 class MergeConflict(BadRequest):
@@ -104,8 +104,10 @@ class VersionedView:
     of just that version.
     """
 
-    def __init__(self, store: Engine, instance_id: int, ancestry: Ancestry) -> None:
+    def __init__(self, store: Engine, instance_id: int, ancestry: Ancestry, *, reader: Reader | None = None) -> None:
         self.store = store
+        #: where reads go: the engine, or one read snapshot of it (``snapshot()``)
+        self.reader: Reader = store if reader is None else reader
         self.instance_id = instance_id
         self.ancestry = ancestry
         self.version = ancestry.version
@@ -118,7 +120,7 @@ class VersionedView:
         base = self._prefix + tk
         present: dict[int, tuple[bool, bytes]] = {}
         want = len(base) + keys.SUFFIX_LEN
-        for k, v in self.store.scan(base, base + b"\xff" * (keys.SUFFIX_LEN + 1)):
+        for k, v in self.reader.scan(base, base + b"\xff" * (keys.SUFFIX_LEN + 1)):
             if len(k) != want:
                 continue
             _, version, tomb = keys.split_data_key(k, self._plen)
@@ -144,18 +146,18 @@ class VersionedView:
         cur_tk: bytes | None = None
         best: bytes | None = None
         best_rank = big
-        tomb_marker = keys.MARKER_TOMBSTONE
-        for k, v in self.store.scan(self._prefix + start, self._prefix + end):
-            n = len(k)
-            tk = k[plen : n - 9]
+        tomb_marker, suffix, at_version, at_marker = keys.MARKER_TOMBSTONE, -keys.SUFFIX_LEN, keys.KEY_VERSION, \
+            keys.KEY_MARKER
+        for k, v in self.reader.scan(self._prefix + start, self._prefix + end):
+            tk = k[plen:suffix]
             if tk != cur_tk:
                 if best is not None:
                     yield cur_tk, best  # type: ignore[misc]
                 cur_tk, best, best_rank = tk, None, big
-            r = rank.get(int.from_bytes(k[n - 9 : n - 5], "big"))
+            r = rank.get(int.from_bytes(k[at_version], "big"))
             if r is not None and r < best_rank:
                 best_rank = r
-                best = None if k[n - 1] == tomb_marker else v
+                best = None if k[at_marker] == tomb_marker else v
         if best is not None:
             yield cur_tk, best  # type: ignore[misc]
 
@@ -165,7 +167,7 @@ class VersionedView:
         cur_tk: bytes | None = None
         present: dict[int, tuple[bool, bytes]] = {}
         members = self.ancestry.members
-        for k, v in self.store.scan(self._prefix + start, self._prefix + end):
+        for k, v in self.reader.scan(self._prefix + start, self._prefix + end):
             tk, version, tomb = keys.split_data_key(k, plen)
             if tk != cur_tk:
                 if present:
@@ -194,7 +196,7 @@ class VersionedView:
         block: decode them there, never keep them.
         """
         with self.store.snapshot() as reader:
-            yield VersionedView(reader, self.instance_id, self.ancestry)  # type: ignore[arg-type]
+            yield VersionedView(self.store, self.instance_id, self.ancestry, reader=reader)
 
     # ---------------------------------------------------------------------------------------- writes
     def write(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 from dvid.errors import BadRequest
 
 MAX_DATA_REQUEST = 3 << 30  # DVID's MaxDataRequest
+#: DVID's Go engines that an existing DVID config may name; they are served by the embedded LMDB engine.
+DVID_ENGINE_ALIASES = ("badger", "basholeveldb", "leveldb", "filestore")
 
 
 @dataclass
@@ -112,7 +114,7 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
             if key in opts and "://" not in str(opts[key]):
                 opts[key] = str((base / str(opts[key])).resolve())
         engine = str(sect["engine"]).lower()
-        if engine in ("badger", "basholeveldb"):
+        if engine in DVID_ENGINE_ALIASES:
             warnings.warn(f"store {alias!r}: engine {engine!r} is served by the embedded LMDB engine", stacklevel=2)
             engine = "lmdb"
         cfg.stores[alias] = StoreConfig(alias, engine, opts)

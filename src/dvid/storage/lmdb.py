@@ -9,18 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import lmdb
 
-from dvid.storage.base import Engine, StorageError
+from dvid.storage.base import Engine, Reader, StorageError
 
 DEFAULT_MAP_SIZE = 1 << 40  # 1 TiB of address space; the file only grows as data is written.
 _SCAN_CHUNK = 2048  # items read per read-transaction, so a long scan never pins old pages for long
 
 
 class LMDBEngine(Engine):
-    multiprocess = True
-
     def __init__(self, path: str | os.PathLike[str], map_size: int | None = None, *, sync: bool = True) -> None:
         """``sync=False`` skips the fsync at each commit (docs/reliability.md): like DVID's LevelDB and
         Badger defaults, a killed server loses nothing but an OS crash or power cut may lose the
@@ -40,6 +39,17 @@ class LMDBEngine(Engine):
         except lmdb.Error as e:
             raise StorageError(f"cannot open LMDB store at {self.path}: {e}") from e
         self.description = f"lmdb @ {self.path}" + ("" if sync else " (sync off)")
+
+    @classmethod
+    def from_options(cls, path: str, map_size: int | None = None, sync: Any = True, **other: Any) -> LMDBEngine:
+        """Open from a ``[store.<alias>]`` section. Unknown keys are refused: a misspelt option
+        must not silently fall back to a default."""
+        if other:
+            raise StorageError(f"unknown LMDB store option(s): {', '.join(sorted(other))} "
+                               "(known: path, map_size, sync)")
+        if not isinstance(sync, bool):
+            raise StorageError(f"store option sync must be true or false, not {sync!r}")
+        return cls(path, map_size=map_size, sync=sync)
 
     def get(self, key: bytes) -> bytes | None:
         with self._env.begin(buffers=False) as txn:
@@ -77,7 +87,7 @@ class LMDBEngine(Engine):
             first = False
 
     @contextmanager
-    def snapshot(self) -> Iterator[Engine]:
+    def snapshot(self) -> Iterator[Reader]:
         with self._env.begin(buffers=True) as txn:
             yield _Snapshot(txn, self.description)
 
@@ -110,7 +120,7 @@ class LMDBEngine(Engine):
         self._env.close()
 
 
-class _Snapshot(Engine):
+class _Snapshot(Reader):
     """One LMDB read transaction: keys as bytes, values as zero-copy buffers into the map, valid
     until the transaction ends (perf.md: copying 32 KiB values out costs more than decoding them)."""
 
@@ -134,12 +144,3 @@ class _Snapshot(Engine):
             if kb >= end:
                 return
             yield kb, (b"" if keys_only else v)
-
-    def write(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> None:
-        raise StorageError("a read snapshot cannot be written")
-
-    def compare_and_set(self, key: bytes, expected: bytes | None, new: bytes | None) -> bool:
-        raise StorageError("a read snapshot cannot be written")
-
-    def close(self) -> None:
-        pass

@@ -5,8 +5,9 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from dvid.storage.base import Engine
+from dvid.storage.base import Engine, StorageError
 
 
 class MemoryEngine(Engine):
@@ -16,6 +17,13 @@ class MemoryEngine(Engine):
         self._keys: list[bytes] = []
         self._data: dict[bytes, bytes] = {}
         self._lock = threading.RLock()
+
+    @classmethod
+    def from_options(cls, **options: Any) -> MemoryEngine:
+        """A fresh empty store (``engine = "memory"``): it lives only as long as the process."""
+        if options:
+            raise StorageError(f"the memory engine takes no options, got: {', '.join(sorted(options))}")
+        return cls()
 
     def get(self, key: bytes) -> bytes | None:
         return self._data.get(bytes(key))

@@ -25,12 +25,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import obstore as obs
-import obstore.exceptions
+from obstore import exceptions as oerr
 from obstore.store import S3Store
 
 from dvid.storage.base import Engine, StorageError
 
-_NOT_FOUND = (FileNotFoundError, obstore.exceptions.NotFoundError)
+_NOT_FOUND = (FileNotFoundError, oerr.NotFoundError)
 _CONCURRENCY = 32
 _LIST_CHUNK = 1000
 
@@ -63,31 +63,41 @@ def _decode_batch(data: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
 
 
 class S3Engine(Engine):
-    multiprocess = True
-
     def __init__(self, bucket: str, prefix: str = "dvid", endpoint: str | None = None, region: str | None = None,
                  access_key: str | None = None, secret_key: str | None = None, allow_http: bool | None = None,
-                 path: str | None = None, **_: Any) -> None:
-        endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
-        opts: dict[str, Any] = {}
-        if allow_http or (allow_http is None and endpoint and endpoint.startswith("http://")):
-            opts["allow_http"] = True
+                 **s3_config: Any) -> None:
+        """Connect to ``bucket`` under ``prefix``. Settings not given here come from the environment
+        as obstore reads it (``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ...); any
+        other obstore ``S3Config`` key may be given too, and an unknown key is an error."""
+        config: dict[str, Any] = {k: v for k, v in s3_config.items()}
+        for name, value in (("endpoint", endpoint), ("region", region), ("access_key_id", access_key),
+                            ("secret_access_key", secret_key)):
+            if value is not None:
+                config[name] = value
+        where = endpoint or os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT")
+        client: dict[str, Any] = {}
+        if allow_http or (allow_http is None and where and where.startswith("http://")):
+            client["allow_http"] = True
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self._store = S3Store(
-            bucket,
-            endpoint=endpoint,
-            region=region or os.environ.get("AWS_REGION", "us-east-1"),
-            access_key_id=access_key or os.environ.get("AWS_ACCESS_KEY_ID"),
-            secret_access_key=secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY"),
-            client_options=opts,
-            virtual_hosted_style_request=False,
-        )
-        self.description = f"s3 @ {endpoint or 'aws'}/{bucket}/{self.prefix}"
+        self.description = f"s3 @ {where or 'aws'}/{bucket}/{self.prefix}"
+        try:
+            self._store = S3Store(bucket, client_options=client, virtual_hosted_style_request=False, **config)
+        except oerr.UnknownConfigurationKeyError as e:
+            raise StorageError(f"unknown S3 store option in {sorted(s3_config)}: {str(e).splitlines()[0]}") from None
+        except Exception as e:
+            raise StorageError(f"cannot configure S3 store {self.description}: {str(e).splitlines()[0]}") from e
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="s3-io", daemon=True)
         self._thread.start()
         self._recover()
+
+    @classmethod
+    def from_options(cls, **options: Any) -> S3Engine:
+        """Open from a ``[store.<alias>]`` section (``bucket`` required)."""
+        if "bucket" not in options:
+            raise StorageError("an s3 store needs bucket = <name>")
+        return cls(**options)
 
     # ---------------------------------------------------------------------------------- helpers
     def _path(self, key: bytes) -> str:
@@ -219,7 +229,7 @@ class S3Engine(Engine):
                 return True
             try:
                 obs.put(self._store, path, new, mode="create" if etag is None else {"e_tag": etag})
-            except (FileExistsError, obs.exceptions.PreconditionError, obs.exceptions.AlreadyExistsError):
+            except (FileExistsError, oerr.PreconditionError, oerr.AlreadyExistsError):
                 return False
             return True
         except Exception as e:

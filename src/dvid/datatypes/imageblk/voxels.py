@@ -30,7 +30,7 @@ def block_tkey(x: int, y: int, z: int) -> bytes:
 
 
 def block_coord(tk: bytes) -> tuple[int, int, int]:
-    return keys.zyx_from_bytes(tk, 2)
+    return keys.zyx_from_bytes(tk, keys.TKEY_HEADER_LEN)
 
 
 def row_range(bx0: int, bx1: int, by: int, bz: int) -> tuple[bytes, bytes]:
@@ -39,9 +39,7 @@ def row_range(bx0: int, bx1: int, by: int, bz: int) -> tuple[bytes, bytes]:
     return block_tkey(bx0, by, bz), end
 
 
-def block_x(tk: bytes) -> int:
-    """The x of a block type-key, read straight from the key (``keys.zyx_bytes`` layout)."""
-    return int.from_bytes(tk[10:14], "big") - keys.COORD_BIAS
+block_x = keys.zyx_tkey_x  # the x of a block type-key, read straight from its bytes
 
 
 def scan_row(view: VersionedView, bx0: int, bx1: int, by: int, bz: int):
