@@ -318,3 +318,23 @@ def test_creation_log_is_go_map_dump(ds):
     ds.new_instance(ref, "faketype", "g", {"versioned": False, "echo": "hi", "typename": "faketype"})
     line = ds.resolve(ref.uuid).repo.log[-1].split("  ", 1)[1]
     assert line == 'New data instance "g" of type "faketype" with config map[echo:hi typename:faketype versioned:false]'
+
+
+def test_resolve_conflicts_failure_leaves_nothing(ds, engine):
+    repo = ds.new_repo()
+    ref = ds.resolve(repo.root)
+    inst = ds.new_instance(ref, "faketype", "kv", {})
+    ds.commit(ds.resolve(repo.root))
+    a = ds.new_version(ds.resolve(repo.root))
+    b = ds.branch(ds.resolve(repo.root), "b")
+    ds.view(ds.resolve(a), inst).put(b"both", b"A")
+    ds.view(ds.resolve(b), inst).put(b"both", b"B")
+    ds.commit(ds.resolve(a))
+    ds.commit(ds.resolve(b))
+    ds.branch(ds.resolve(b), f"conflict-{b}")  # the branch the resolver needs is taken
+    before = ds.repo_json(ds.resolve(repo.root).repo)["DAG"]
+    data_before = sorted(k for k, _ in engine.scan(*keys.instance_range(inst.instance_id)))
+    with pytest.raises(BadRequest, match="branch already exists with given name"):
+        ds.resolve_conflicts(ds.resolve(repo.root), ["kv"], [a, b])
+    assert ds.repo_json(ds.resolve(repo.root).repo)["DAG"] == before
+    assert sorted(k for k, _ in engine.scan(*keys.instance_range(inst.instance_id))) == data_before

@@ -3,7 +3,8 @@
 import json
 import time
 
-from dvid.datastore.jobs import JobStore, _key
+from dvid.datastore.jobs import JobStore
+from dvid.datastore.keys import job_key
 from dvid.storage.lmdb import LMDBEngine
 
 
@@ -65,6 +66,6 @@ def test_running_job_of_dead_process_reads_as_interrupted(tmp_path):
     job = js.create("load")
     rec = job.record()
     rec["pid"] = 2**22 + 12345  # no such process
-    store.put(_key(job.id), json.dumps(rec).encode())
+    store.put(job_key(job.id), json.dumps(rec).encode())
     assert js.get(job.id)["state"] == "interrupted"
     assert js.get("nope") is None

@@ -21,16 +21,11 @@ from typing import Any
 from dvid.datastore import keys
 from dvid.storage.base import Engine
 
-_PREFIX = b"\x00job:"
 _MIN_SAVE_INTERVAL = 0.25  # seconds between progress writes, so progress never slows the work
 
 
 def _now() -> str:
     return datetime.now(UTC).astimezone().isoformat()
-
-
-def _key(job_id: str) -> bytes:
-    return keys.metadata_key(_PREFIX + job_id.encode())
 
 
 class Job:
@@ -85,7 +80,7 @@ class Job:
             return
         self._last_save = now
         data = json.dumps(self.record()).encode()
-        self._store.put(_key(self.id), data)
+        self._store.put(keys.job_key(self.id), data)
 
 
 class JobStore:
@@ -133,15 +128,13 @@ class JobStore:
         return t
 
     def get(self, job_id: str) -> dict[str, Any] | None:
-        raw = self._store.get(_key(job_id))
+        raw = self._store.get(keys.job_key(job_id))
         if raw is None:
             return None
         return self._annotate(json.loads(raw))
 
     def list(self) -> list[dict[str, Any]]:
-        lo = keys.metadata_key(_PREFIX)
-        hi = keys.metadata_key(_PREFIX[:-1] + bytes([_PREFIX[-1] + 1]))
-        recs = [self._annotate(json.loads(v)) for _, v in self._store.scan(lo, hi)]
+        recs = [self._annotate(json.loads(v)) for _, v in self._store.scan(*keys.job_range())]
         return sorted(recs, key=lambda r: r["started"])
 
     @staticmethod

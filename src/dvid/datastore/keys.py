@@ -3,6 +3,9 @@
 Data key: ``0x01 | InstanceID (4B BE) | TKey | VersionID (4B BE) | ClientID (4B BE, 0) | marker``
 with marker 0x03 for a value and 0x4F for a tombstone. Because the version follows the type-key,
 every version of one TKey is adjacent, so one ordered scan sees them all.
+
+Metadata keys (prefix 0x00) hold the repo/DAG/instance metadata and the job records; every name in
+that key space is defined here.
 """
 
 from __future__ import annotations
@@ -57,8 +60,27 @@ def split_data_key(key: bytes, prefix_len: int = 5) -> tuple[bytes, int, bool]:
     return key[prefix_len : len(key) - SUFFIX_LEN], version, marker == MARKER_TOMBSTONE
 
 
+#: the whole type-key space of one instance, as a half-open ``scan`` range of a view
+ALL_TKEYS: tuple[bytes, bytes] = (b"", b"\xff" * 32)
+
+
 def metadata_key(tk: bytes) -> bytes:
     return METADATA_PREFIX + tk
+
+
+#: format 1 metadata: ONE JSON document holding every repo (read once, to migrate an old store)
+LEGACY_META_KEY = metadata_key(b"\x00meta")
+_JOB_PREFIX = b"\x00job:"
+
+
+def job_key(job_id: str) -> bytes:
+    """The record of one long-running command (``dvid.datastore.jobs``)."""
+    return metadata_key(_JOB_PREFIX + job_id.encode())
+
+
+def job_range() -> tuple[bytes, bytes]:
+    """Half-open key range holding every job record."""
+    return metadata_key(_JOB_PREFIX), metadata_key(_JOB_PREFIX[:-1] + bytes([_JOB_PREFIX[-1] + 1]))
 
 
 def blob_key(ref_hash: bytes) -> bytes:

@@ -43,6 +43,22 @@ class Repo:
     saved_mutation_id: int = INITIAL_MUTATION_ID + 100
     created: str = ""
     updated: str = ""
+    #: version id -> Node, built on first use (see ``by_version``)
+    _by_version: dict[int, Node] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def by_version(self) -> dict[int, Node]:
+        """Nodes by version id. Built once; ``put_node`` keeps it current, and a size mismatch (a
+        node added straight into ``nodes``) rebuilds it."""
+        idx = self._by_version
+        if idx is None or len(idx) != len(self.nodes):
+            idx = self._by_version = {n.version_id: n for n in self.nodes.values()}
+        return idx
+
+    def put_node(self, node: Node) -> None:
+        """Add ``node`` or replace the node with its UUID."""
+        self.nodes[node.uuid] = node
+        if self._by_version is not None:
+            self._by_version[node.version_id] = node
 
 
 @dataclass

@@ -8,6 +8,7 @@ the same key are a conflict, reported as a 400 by the datatype).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -28,18 +29,18 @@ class Ancestry:
         self._parents = parents
         order: list[int] = []
         seen: set[int] = set()
-        stack = [version]
+        queue = deque([version])
         linear = True
-        while stack:
-            v = stack.pop(0)
+        while queue:
+            v = queue.popleft()
             if v in seen:
                 continue
             seen.add(v)
             order.append(v)
-            ps = list(parents.get(v, ()))
+            ps = parents.get(v, ())
             if len(ps) > 1:
                 linear = False
-            stack.extend(ps)
+            queue.extend(ps)
         self.members: frozenset[int] = frozenset(seen)
         #: True when no merge node is an ancestor: the first present version in ``rank`` order wins.
         self.linear = linear

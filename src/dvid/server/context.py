@@ -54,7 +54,7 @@ class ServerContext:
         return self._st.datastore.view(NodeRef(self.ref.repo, leaf), self.instance)
 
     def log_to_node(self, message: str) -> None:
-        self._st.datastore.append_node_log(self.ref, [message], admin=True)
+        self._st.datastore.append_node_log(self.ref, [message])
 
     def start_job(self, command: str, work: Callable[[Job], str | None]) -> Job:
         job = self._st.jobs.create(command, node=self.uuid, instance=self.instance.name)

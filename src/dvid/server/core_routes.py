@@ -298,7 +298,7 @@ def node_commit(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
     cfg = config_object(req.body, required=True)
     note = opt_string(cfg, "note", "'note' must be a string") or ""
     log = _string_list(cfg, "log", "'log' must be a list of strings")
-    st.datastore.commit(ref, note, log, admin=req.admin)
+    st.datastore.commit(ref, note, log)
     return Response(f'{{"committed": {q(ref.uuid)}}}'.encode(), content_type="application/json")
 
 
