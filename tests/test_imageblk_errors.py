@@ -17,7 +17,7 @@ BAD_GETS = [
     ("raw/0_1_2/0_64_64/0_0_0", "Illegal geometry requested"),
     ("raw/0_1_2/64_64/0_0_0", "Size must be 3 (not 2) dimensions"),
     ("raw/xyz/64_64_64/0_0_0", "Unknown data shape specification (xyz)"),
-    ("raw/0_1_2/4096_4096_4096/0_0_0", "exceeds the 3221225472 byte limit"),
+    ("raw/0_1_2/4096_4096_4096/0_0_0", "exceeds the server limit of 3221225472 bytes (raise [server] maxRequestBytes"),
     ("specificblocks?blocks=0,0,0,1", "block query string should be three coordinates per block"),
     ("subvolblocks", '"subvolblocks" must be followed by size/offset'),
     ("subvolblocks/64_64_64/0_0_0?compression=gzip", "don't understand 'compression' query string value: gzip"),

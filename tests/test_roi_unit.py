@@ -18,6 +18,7 @@ from dvid.datatypes.roi.spans import (
     voxel_bounds_inside,
 )
 from dvid.errors import BadRequest
+from dvid.limits import DEFAULT
 from dvid.storage.memory import MemoryEngine
 
 TEST_SPANS = [[100, 101, 200, 210], [100, 102, 200, 210], [100, 103, 201, 212], [101, 101, 201, 213],
@@ -33,7 +34,8 @@ def make_view(store, version=1):
 def make_ctx(view, bs=(32, 32, 32)):
     saved = []
     inst = SimpleNamespace(props={"BlockSize": list(bs), "MinZ": 2**31 - 1, "MaxZ": -(2**31)}, name="r")
-    return SimpleNamespace(view=view, instance=inst, save_instance=lambda: saved.append(1), saved=saved)
+    return SimpleNamespace(view=view, instance=inst, save_instance=lambda: saved.append(1), saved=saved,
+                           limits=DEFAULT)
 
 
 def req(method, *args, body=b"", query=None):

@@ -43,13 +43,26 @@ def _rgba_for_jpeg(img: np.ndarray) -> np.ndarray:
     return (((img[..., :3].astype(np.uint32) * 257 * a) // 255) >> 8).astype(np.uint8)
 
 
+def _canonical(img: np.ndarray) -> np.ndarray:
+    """A C-contiguous array with the canonical strides encoders check. numpy calls an array with a
+    length-1 axis contiguous whatever that axis's stride, e.g. a 1×1 pixel sliced from RGBA keeps
+    strides (4, 4, 1), which libpng's wrapper refuses."""
+    img = np.ascontiguousarray(img)
+    want = img.itemsize
+    for n, stride in zip(reversed(img.shape), reversed(img.strides), strict=True):
+        if stride != want:
+            return img.copy()
+        want *= n
+    return img
+
+
 def encode_image(img: np.ndarray, fmt: str) -> tuple[bytes, str]:
     """Encode (H, W) gray or (H, W, 4) RGBA uint8 as the requested format."""
     name, level = parse_format(fmt)
-    img = np.ascontiguousarray(img)
+    img = _canonical(img)
     rgba = img.ndim == 3 and img.shape[2] == 4
     if rgba and name in ("png", "tif", "tiff", "bmp") and bool((img[..., 3] == 255).all()):
-        img = np.ascontiguousarray(img[..., :3])  # Go writes opaque NRGBA as RGB
+        img = _canonical(img[..., :3])  # Go writes opaque NRGBA as RGB
         rgba = False
     if name == "png":
         # libpng, deflate level 1 and the SUB filter on every row: 7.5 ms and 227 KB for a 1024² EM
@@ -61,7 +74,7 @@ def encode_image(img: np.ndarray, fmt: str) -> tuple[bytes, str]:
             data = simplejpeg.encode_jpeg(img[..., None], quality=q, colorspace="GRAY", colorsubsampling="Gray")
         else:
             rgb = _rgba_for_jpeg(img) if rgba else img
-            data = simplejpeg.encode_jpeg(np.ascontiguousarray(rgb), quality=q, colorspace="RGB")
+            data = simplejpeg.encode_jpeg(_canonical(rgb), quality=q, colorspace="RGB")
     elif name in ("tif", "tiff"):
         data = imagecodecs.tiff_encode(img, compression="deflate") if hasattr(imagecodecs, "tiff_encode") \
             else _pil(img, "TIFF", compression="tiff_adobe_deflate")
@@ -124,13 +137,20 @@ def box_scale(img: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _box_axis(a: np.ndarray, dst: int, axis: int) -> np.ndarray:
+    """Sums along ``axis`` of the replicated super-sampled signal, ``dst`` cells of ``src`` each.
+
+    Super-sample ``s`` in ``[0, dst*src)`` has the value of source pixel ``s // dst``; cell ``j``
+    sums samples ``[j*src, (j+1)*src)``. With prefix sums ``C`` of the source, the sum of the
+    first ``t`` samples is ``dst*C[t // dst] + (t % dst)*a[t // dst]``, so each cell is a
+    difference of two prefix values: memory and time O(src + dst), whatever the sizes.
+    """
     src = a.shape[axis]
-    # super-sample index s in [0, dst*src): source index s // dst, destination index s // src
-    s = np.arange(dst * src)
-    sidx = s // dst
-    didx = s // src
-    w = np.zeros((dst, src), np.uint64)
-    np.add.at(w, (didx, sidx), 1)
     moved = np.moveaxis(a, axis, 0)
-    out = np.tensordot(w, moved, axes=([1], [0]))
-    return np.moveaxis(out, 0, axis)
+    zero = np.zeros((1,) + moved.shape[1:], np.uint64)
+    c = np.concatenate([zero, np.cumsum(moved, axis=0, dtype=np.uint64)])
+    padded = np.concatenate([moved.astype(np.uint64), zero])
+    t = np.arange(dst + 1, dtype=np.uint64) * np.uint64(src)
+    q, r = t // np.uint64(dst), t % np.uint64(dst)
+    shape = (dst + 1,) + (1,) * (moved.ndim - 1)
+    prefix = np.uint64(dst) * c[q] + r.reshape(shape) * padded[q]
+    return np.moveaxis(prefix[1:] - prefix[:-1], 0, axis)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dvid.datastore.instance import Instance
     from dvid.datastore.jobs import Job
     from dvid.datastore.view import VersionedView
+    from dvid.limits import Limits
 
 
 class ArrivingBody(Protocol):
@@ -96,6 +97,8 @@ class InstanceContext(Protocol):
     view: VersionedView
     #: "host:port" of this server, for help texts and error messages
     host: str
+    #: the server's bounds on one request's work (``dvid.limits``)
+    limits: Limits
 
     def other_instance(self, name: str) -> tuple[Instance, VersionedView]:
         """Another instance of the same repo by name, viewed at the same node (e.g. an ``roi``).

@@ -13,8 +13,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from dvid import budget
 from dvid.datatypes.base import Response
-from dvid.errors import DVIDError
+from dvid.errors import BadRequest, DVIDError
+from dvid.limits import Limits, refuse
 from dvid.server.config import Config
 from dvid.server.core_routes import is_admin
 from dvid.server.http import (
@@ -27,6 +29,7 @@ from dvid.server.http import (
     send_response,
 )
 from dvid.server.malloc import keep_freed_memory
+from dvid.server.protocol import BoundedHttpToolsProtocol
 from dvid.server.router import dispatch
 from dvid.server.state import ServerState
 from dvid.storage.base import StorageError
@@ -50,11 +53,12 @@ def _cors_headers(config: Config, origin: str | None) -> list[tuple[str, str]]:
 
 
 def handle(st: ServerState, req: HttpRequest) -> Response:
-    """Route and run one request, turning errors into DVID's responses."""
+    """Route and run one request under its budget, turning errors into DVID's responses."""
     st.load.active += 1
     try:
-        st.datastore.refresh()
-        return dispatch(st, req)
+        with budget.bounded(req.budget):
+            st.datastore.refresh()
+            return dispatch(st, req)
     except DVIDError as e:
         return error_response(str(e), req.path, e.status)
     except StorageError as e:  # e.g. a full disk: the batch was not written, say so clearly
@@ -105,8 +109,24 @@ async def _handle_arriving(st: ServerState, req: HttpRequest, size: int, receive
     await send_response(send, resp, cors, head=False)
 
 
+def _query(raw: bytes, limits: Limits) -> dict[str, str]:
+    """The query parameters, refused when there are too many or one is given twice (DVID reads
+    only the first of a repeated parameter, which would silently drop what a client meant)."""
+    pairs = parse_query(raw)
+    if len(pairs) > limits.max_query_params:
+        raise refuse("query string", len(pairs), "max_query_params", limits.max_query_params, " parameters")
+    query: dict[str, str] = {}
+    for k, v in pairs:
+        if k in query:
+            raise BadRequest(f'query parameter "{k}" is given more than once')
+        query[k] = v
+    return query
+
+
 def create_app(config: Config, state: ServerState | None = None) -> Any:
     keep_freed_memory()
+    limits = config.limits
+    BoundedHttpToolsProtocol.configure(limits)
     holder: dict[str, ServerState] = {}
 
     def get_state() -> ServerState:
@@ -132,10 +152,15 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
             return
         st = get_state()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = parse_query(scope.get("query_string", b""))
         method = scope["method"].upper()
         path = scope["path"]
-        req = HttpRequest(method, path, query, headers, client=(scope.get("client") or ("", 0))[0])
+        try:
+            query = _query(scope.get("query_string", b""), limits)
+        except DVIDError as e:
+            await send_response(send, error_response(str(e), path, e.status), [], head=False)
+            return
+        req = HttpRequest(method, path, query, headers, client=(scope.get("client") or ("", 0))[0],
+                          budget=budget.Budget(limits.request_timeout, scope.get("dvid.cycle")))
         req.admin = is_admin(st, query.get("admintoken"))
         cors = _cors_headers(config, headers.get("origin"))
         st.load.hit("GET" if method in ("GET", "HEAD") else "PUT")
@@ -147,17 +172,17 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
             return
         length = headers.get("content-length")
         size = int(length) if length and length.isdigit() else None
-        if method == "POST" and size is not None and STREAM_UPLOAD_MIN <= size <= config.max_request_bytes \
+        if method == "POST" and size is not None and STREAM_UPLOAD_MIN <= size <= limits.max_request_bytes \
                 and _may_stream_upload(path):
-            await _handle_arriving(st, req, size, receive, send, cors, config.read_timeout)
+            await _handle_arriving(st, req, size, receive, send, cors, limits.read_timeout)
             return
         try:
             req.body = await asyncio.wait_for(
-                read_body(receive, size, config.max_request_bytes),
-                timeout=config.read_timeout)
+                read_body(receive, size, limits.max_request_bytes),
+                timeout=limits.read_timeout)
         except TimeoutError:
             await send_response(send, error_response(
-                f"request body not received within {config.read_timeout:g} s", path, 400), cors, head=False)
+                f"request body not received within {limits.read_timeout:g} s", path, 400), cors, head=False)
             return
         except DVIDError as e:
             await send_response(send, error_response(str(e), path, e.status), cors, head=False)

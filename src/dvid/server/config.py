@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from dvid.errors import BadRequest
+from dvid.limits import CONFIG_KEYS, Limits
 
-MAX_DATA_REQUEST = 3 << 30  # DVID's MaxDataRequest
 #: DVID's Go engines that an existing DVID config may name; they are served by the embedded LMDB engine.
 DVID_ENGINE_ALIASES = ("badger", "basholeveldb", "leveldb", "filestore")
 
@@ -43,9 +43,9 @@ class Config:
     instance_id_gen: str = "sequential"
     instance_id_start: int = 1
     min_mutation_id_start: int = 0
-    max_request_bytes: int = MAX_DATA_REQUEST
     access_log: bool = False
-    read_timeout: float = 600.0  # seconds to receive a whole request body (DVID's 600 s HTTP timeouts)
+    #: bounds on every request's work (``dvid.limits``), each a ``[server]`` key
+    limits: Limits = field(default_factory=Limits)
     toml_path: str = ""
     default_store: str = "default"
     metadata_store: str = ""
@@ -65,11 +65,28 @@ class Config:
     def from_json(cls, text: str) -> Config:
         d = json.loads(text)
         d["stores"] = {k: StoreConfig(**v) for k, v in d["stores"].items()}
+        d["limits"] = Limits(**d["limits"])
         return cls(**d)
 
 
 def _lower(d: dict[str, Any]) -> dict[str, Any]:
     return {k.lower(): (_lower(v) if isinstance(v, dict) else v) for k, v in d.items()}
+
+
+def _limits(srv: dict[str, Any]) -> Limits:
+    """The ``[server]`` limit keys (``dvid.limits.CONFIG_KEYS``), each a positive number."""
+    values: dict[str, Any] = {}
+    for name, key in CONFIG_KEYS.items():
+        if key.lower() not in srv:
+            continue
+        v = srv[key.lower()]
+        kind = type(getattr(Limits(), name))
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)) \
+                or v <= 0:
+            raise BadRequest(f"[server] {key} must be a positive {'integer' if kind is int else 'number'}, "
+                             f"not {v!r}")
+        values[name] = kind(v)
+    return Limits(**values)
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -103,9 +120,8 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     cfg.instance_id_gen = str(srv.get("instance_id_gen", "sequential"))
     cfg.instance_id_start = int(srv.get("instance_id_start", 1))
     cfg.min_mutation_id_start = int(srv.get("min_mutation_id_start", 0))
-    cfg.max_request_bytes = int(srv.get("maxrequestbytes", MAX_DATA_REQUEST))
     cfg.access_log = bool(srv.get("accesslog", False))
-    cfg.read_timeout = float(srv.get("readtimeout", 600.0))
+    cfg.limits = _limits(srv)
     for alias, sect in doc.get("store", {}).items():
         if "engine" not in sect:
             raise BadRequest(f"store {alias!r} has no engine")

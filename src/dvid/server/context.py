@@ -23,6 +23,7 @@ class ServerContext:
         self.view: VersionedView = st.datastore.view(ref, instance)
         self.version = self.view.version
         self.host = st.host()
+        self.limits = st.config.limits
         self.last_job: Job | None = None
 
     @property

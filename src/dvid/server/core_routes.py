@@ -16,8 +16,9 @@ from dvid.datastore.model import NodeRef
 from dvid.datatypes import registry
 from dvid.datatypes.base import Response
 from dvid.errors import BadRequest, NotFound
+from dvid.jsonbody import config_object, dumps, opt_string, parse_json
+from dvid.limits import refuse
 from dvid.server.http import HttpRequest
-from dvid.server.jsonbody import config_object, dumps, opt_string, parse_json
 from dvid.server.state import ServerState
 
 READONLY_MSG = "Server in read-only mode and will only accept GET and HEAD requestcs"
@@ -124,7 +125,7 @@ def compiled_types(st: ServerState, req: HttpRequest) -> Response:
 def server_settings(st: ServerState, req: HttpRequest) -> Response:
     if not req.admin:
         raise BadRequest("POST /api/server/settings requires admin privileges (admintoken or DSG admin)")
-    cfg = config_object(req.body)
+    cfg = config_object(req.body, limit=st.config.limits.max_json_bytes)
     lines = []
     for key in ("gc", "throttle"):
         if key not in cfg:
@@ -138,6 +139,9 @@ def server_settings(st: ServerState, req: HttpRequest) -> Response:
                 raise ValueError("must not be negative")
         except ValueError as e:
             raise BadRequest(f"POST on settings endpoint had bad parsing of '{key}' key: {e}") from None
+        limits = st.config.limits
+        if key == "throttle" and n > limits.max_throttle:
+            raise refuse("throttle setting", n, "max_throttle", limits.max_throttle)
         if key == "gc":
             old = st.datastore.get_setting("gc", 100)
             lines.append(f"DVID server garbage collection target percentage set to {n} from {old}")
@@ -166,7 +170,7 @@ def repos_post(st: ServerState, req: HttpRequest) -> Response:
     if st.config.admin_required_for_repo_creation and not req.admin:
         raise BadRequest("Creating a repo requires admin privileges (admintoken or DSG admin) on a server "
                          "that is not read-only")
-    cfg = config_object(req.body)
+    cfg = config_object(req.body, limit=st.config.limits.max_json_bytes)
     alias = opt_string(cfg, "alias", "POST on repos endpoint requires valid 'alias'") or ""
     desc = opt_string(cfg, "description", "POST on repos endpoint requires valid 'description'") or ""
     root = opt_string(cfg, "root", "POST on repos endpoint requires valid 'root'") or None
@@ -188,7 +192,7 @@ def repo_info_get(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
 
 
 def repo_info_post(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    cfg = config_object(req.body)
+    cfg = config_object(req.body, limit=st.config.limits.max_json_bytes)
     alias = opt_string(cfg, "alias", "POST on repo/info endpoint requires valid 'alias'")
     desc = opt_string(cfg, "description", "POST on repo/info endpoint requires valid 'description'")
     st.datastore.set_repo_info(ref, alias, desc)
@@ -196,7 +200,7 @@ def repo_info_post(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
 
 
 def repo_new_instance(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    cfg = config_object(req.body)
+    cfg = config_object(req.body, limit=st.config.limits.max_json_bytes)
     typename = cfg.get("typename")
     if not isinstance(typename, str) or not typename:
         raise BadRequest("POST on repo endpoint requires specification of valid 'typename'")
@@ -210,8 +214,8 @@ def repo_new_instance(st: ServerState, req: HttpRequest, ref: NodeRef) -> Respon
     return Response(f'{{"result": {q(msg)}}}'.encode(), content_type="application/json")
 
 
-def _log_lines(req: HttpRequest) -> list[str]:
-    doc = parse_json(req.body, required=True)
+def _log_lines(st: ServerState, req: HttpRequest) -> list[str]:
+    doc = parse_json(req.body, required=True, limit=st.config.limits.max_json_bytes)
     if not isinstance(doc, dict) or "log" not in doc:
         raise BadRequest("Could not find 'log' value in POSTed JSON.")
     lines = doc["log"]
@@ -225,7 +229,7 @@ def repo_log_get(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
 
 
 def repo_log_post(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    st.datastore.append_repo_log(ref, _log_lines(req))
+    st.datastore.append_repo_log(ref, _log_lines(st, req))
     return ok()
 
 
@@ -245,7 +249,7 @@ def _string_list(cfg: dict[str, Any], key: str, msg: str) -> list[str]:
 def repo_merge(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
     if not bytes(req.body).strip():
         raise BadRequest("merge requires JSON to be POSTed per API documentation")
-    cfg = config_object(req.body)
+    cfg = config_object(req.body, limit=st.config.limits.max_json_bytes)
     parents = _string_list(cfg, "parents", "Must specify at least two parent UUIDs using 'parents' field")
     mtype = cfg.get("mergetype", "")
     if not isinstance(mtype, str):
@@ -258,7 +262,7 @@ def repo_merge(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
 
 
 def repo_resolve(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    cfg = config_object(req.body, required=True)
+    cfg = config_object(req.body, required=True, limit=st.config.limits.max_json_bytes)
     data = _string_list(cfg, "data", "Must specify at least one data instance using 'data' field")
     parents = _string_list(cfg, "parents", "Must specify at least two parent UUIDs using 'parents' field")
     note = opt_string(cfg, "note", "'note' must be a string") or ""
@@ -272,7 +276,7 @@ def node_note_get(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
 
 
 def node_note_post(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    doc = parse_json(req.body, required=True)
+    doc = parse_json(req.body, required=True, limit=st.config.limits.max_json_bytes)
     if not isinstance(doc, dict) or "note" not in doc:
         raise BadRequest("Could not find 'note' value in POSTed JSON.")
     if not isinstance(doc["note"], str):
@@ -286,7 +290,7 @@ def node_log_get(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
 
 
 def node_log_post(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    st.datastore.append_node_log(ref, _log_lines(req))
+    st.datastore.append_node_log(ref, _log_lines(st, req))
     return ok()
 
 
@@ -295,35 +299,35 @@ def node_status(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
 
 
 def node_commit(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    cfg = config_object(req.body, required=True)
+    cfg = config_object(req.body, required=True, limit=st.config.limits.max_json_bytes)
     note = opt_string(cfg, "note", "'note' must be a string") or ""
     log = _string_list(cfg, "log", "'log' must be a list of strings")
     st.datastore.commit(ref, note, log)
     return Response(f'{{"committed": {q(ref.uuid)}}}'.encode(), content_type="application/json")
 
 
-def _child_args(req: HttpRequest) -> tuple[dict[str, Any], str, str | None]:
-    cfg = config_object(req.body)
+def _child_args(st: ServerState, req: HttpRequest) -> tuple[dict[str, Any], str, str | None]:
+    cfg = config_object(req.body, limit=st.config.limits.max_json_bytes)
     note = opt_string(cfg, "note", "'note' must be a string") or ""
     uuid = opt_string(cfg, "uuid", "Bad UUID provided") or None
     return cfg, note, uuid
 
 
 def node_newversion(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    _, note, uuid = _child_args(req)
+    _, note, uuid = _child_args(st, req)
     child = st.datastore.new_version(ref, note, uuid)
     return Response(f'{{"child": {q(child)}}}'.encode(), content_type="application/json")
 
 
 def node_branch(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    cfg, note, uuid = _child_args(req)
+    cfg, note, uuid = _child_args(st, req)
     name = opt_string(cfg, "branch", "'branch' must be a string") or ""
     child = st.datastore.branch(ref, name, note, uuid)
     return Response(f'{{"child": {q(child)}}}'.encode(), content_type="application/json")
 
 
 def node_tag(st: ServerState, req: HttpRequest, ref: NodeRef) -> Response:
-    cfg, note, _ = _child_args(req)
+    cfg, note, _ = _child_args(st, req)
     tag = opt_string(cfg, "tag", "'tag' must be a string") or ""
     if not tag or "/" in tag or ":" in tag:
         raise BadRequest("POST on tag endpoint requires a 'tag' without '/' or ':'")

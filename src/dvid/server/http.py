@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from dvid.budget import Budget
 from dvid.datatypes.base import Response
 from dvid.errors import BadRequest
+from dvid.limits import refuse
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -25,7 +27,8 @@ class HttpRequest:
     body: bytes | bytearray | memoryview = b""
     client: str = ""
     admin: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: this request's time limit and client connection (``dvid.budget``)
+    budget: Budget | None = None
     #: a large upload handed to the handler while it still arrives (see ``IncomingBody``)
     arriving: IncomingBody | None = None
 
@@ -36,22 +39,16 @@ class HttpRequest:
             self.arriving = None
 
 
-def parse_query(raw: bytes) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-        out.setdefault(k, v)
-    return out
-
-
-class BodyTooLarge(BadRequest):
-    pass
+def parse_query(raw: bytes) -> list[tuple[str, str]]:
+    """The query string's parameters in order, percent-decoded (bad escapes kept as text)."""
+    return parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
 
 
 async def read_body(receive: Receive, length: int | None, limit: int) -> bytearray | bytes:
     """The whole request body, copied once into a buffer sized from Content-Length when known."""
     if length is not None:
         if length > limit:
-            raise BodyTooLarge(f"request body of {length} bytes exceeds the server limit of {limit} bytes")
+            raise refuse("request body", length, "max_request_bytes", limit, " bytes")
         buf = bytearray(length)
         mv = memoryview(buf)
         pos = 0
@@ -80,7 +77,7 @@ async def read_body(receive: Receive, length: int | None, limit: int) -> bytearr
         chunk = msg.get("body", b"")
         total += len(chunk)
         if total > limit:
-            raise BodyTooLarge(f"request body exceeds the server limit of {limit} bytes")
+            raise refuse("request body", total, "max_request_bytes", limit, " bytes")
         parts.append(chunk)
         more = msg.get("more_body", False)
     return b"".join(parts)

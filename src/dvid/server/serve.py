@@ -41,8 +41,11 @@ def serve(cfg: Config, workers: int | None = None) -> None:
         host = "127.0.0.1"
     log.info("DVID-compatible server: HTTP on %s:%d (%d worker%s), commands on %s, store %s",
              host, port, n, "s" if n > 1 else "", cfg.rpc_address, st.store.description)
+    # Our httptools protocol bounds header size and time (server/protocol.py); h11's own limit is
+    # kept in step for a machine without httptools.
     common = dict(host=host, port=port, log_level="warning", access_log=cfg.access_log,
-                  timeout_keep_alive=600, h11_max_incomplete_event_size=1 << 20)
+                  timeout_keep_alive=600, h11_max_incomplete_event_size=cfg.limits.max_header_bytes,
+                  http="dvid.server.protocol:BoundedHttpToolsProtocol")
     try:
         if n == 1:
             uvicorn.Server(uvicorn.Config(create_app(cfg, st), **common)).run()

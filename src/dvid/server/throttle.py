@@ -20,42 +20,28 @@ class Throttle:
         self.limit = limit
         os.makedirs(run_dir, exist_ok=True)
 
-    def _slot_fds(self, n: int) -> list[int]:
-        return [os.open(os.path.join(self.run_dir, f"slot-{i}"), os.O_RDWR | os.O_CREAT, 0o600) for i in range(n)]
-
-    def in_use(self, n: int) -> int:
-        """How many of the first ``n`` slots are held right now (probing without holding)."""
-        used = 0
-        for fd in self._slot_fds(n):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            except BlockingIOError:
-                used += 1
-            finally:
-                os.close(fd)
-        return used
+    def _open(self, i: int) -> int:
+        return os.open(os.path.join(self.run_dir, f"slot-{i}"), os.O_RDWR | os.O_CREAT, 0o600)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
+        """Hold the first free slot of ``limit()`` for the ``with`` body; Throttled if none is free.
+        Slots are tried one at a time, so only one file is open per attempt."""
         limit = max(0, self.limit())
-        fds = self._slot_fds(limit)
         held: int | None = None
+        for i in range(limit):
+            fd = self._open(i)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            held = fd
+            break
+        if held is None:
+            raise Throttled(f"Server already running {limit} throttled operations (max = {limit})")
         try:
-            for fd in fds:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    held = fd
-                    break
-                except BlockingIOError:
-                    continue
-            for fd in fds:
-                if fd != held:
-                    os.close(fd)
-            if held is None:
-                raise Throttled(f"Server already running {limit} throttled operations (max = {limit})")
             yield
         finally:
-            if held is not None:
-                fcntl.flock(held, fcntl.LOCK_UN)
-                os.close(held)
+            fcntl.flock(held, fcntl.LOCK_UN)
+            os.close(held)

@@ -64,6 +64,12 @@ class Grid:
         out[lo[2] - o[2] : hi[2] - o[2], lo[1] - o[1] : hi[1] - o[1], lo[0] - o[0] : hi[0] - o[0]] = zyx
         return out
 
+    def block_range(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """Inclusive first and last block coordinates holding any voxel of the volume."""
+        lo = tuple(o // c for o, c in zip(self.offset, self.chunk, strict=True))
+        hi = tuple((e - 1) // c for e, c in zip(self.end, self.chunk, strict=True))
+        return lo, hi  # type: ignore[return-value]
+
     def block_exists(self, bx: int, by: int, bz: int) -> bool:
         b = (bx, by, bz)
         return all(c * n < e and (c + 1) * n > o for c, n, o, e in zip(b, self.chunk, self.offset, self.end, strict=True))

@@ -7,17 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dvid import jsonbody
 from dvid.datatypes.base import InstanceContext, Request, Response
 from dvid.datatypes.roi.partition import partition
 from dvid.datatypes.roi.spans import SpanIndex, read_spans, replace_spans
 from dvid.errors import BadRequest
 from dvid.geometry import parse_point, parse_shape
+from dvid.limits import DEFAULT, INT32_MAX, INT32_MIN, refuse
 
 if TYPE_CHECKING:
     from dvid.datatypes.roi.types import RoiType
 
-MAX_MASK = 3 << 30
-MAXI, MINI = 2**31 - 1, -(2**31)
+MAXI, MINI = INT32_MAX, INT32_MIN
 
 
 def _dumps(obj: Any) -> bytes:
@@ -32,13 +33,11 @@ def info(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
     return Response(_dumps(dt.info(ctx.instance, ctx.view)), content_type="application/json")
 
 
-def parse_spans(body: bytes | bytearray | memoryview) -> np.ndarray:
+def parse_spans(body: bytes | bytearray | memoryview, limit: int = DEFAULT.max_json_bytes) -> np.ndarray:
     """DVID's decoding into [4]int32 (short arrays zero-filled, long ones truncated), validated."""
-    try:
-        doc = json.loads(bytes(body))
-    except (ValueError, UnicodeDecodeError) as e:
-        msg = "unexpected end of JSON input" if not bytes(body).strip() else str(e).splitlines()[0]
-        raise BadRequest(f"Error trying to parse POSTed JSON: {msg}") from None
+    if not bytes(body).strip():
+        raise BadRequest("Error trying to parse POSTed JSON: unexpected end of JSON input")
+    doc = jsonbody.load(body, limit=limit, what="Error trying to parse POSTed JSON")
     if doc is None:
         return np.zeros((0, 4), np.int64)
     if not isinstance(doc, list):
@@ -71,7 +70,7 @@ def roi(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
     if req.method == "GET":
         return Response(_dumps(read_spans(ctx.view).tolist()), content_type="application/json")
     if req.method == "POST":
-        spans = parse_spans(req.body)
+        spans = parse_spans(req.body, ctx.limits.max_json_bytes)
         replace_spans(ctx.view, spans)
         _set_z_range(ctx, spans)
         return Response(b"")
@@ -98,8 +97,9 @@ def mask(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
         raise BadRequest(f"Size must be 3 (not {len(size)}) dimensions")
     if any(s < 1 for s in size):
         raise BadRequest("mask size must be at least 1 voxel along each axis")
-    if size[0] * size[1] * size[2] > MAX_MASK:
-        raise BadRequest(f"mask of {size[0] * size[1] * size[2]} voxels exceeds the {MAX_MASK} byte limit")
+    n = size[0] * size[1] * size[2]
+    if n > ctx.limits.max_request_bytes:
+        raise refuse("mask", n, "max_request_bytes", ctx.limits.max_request_bytes, " bytes")
     bs = ctx.instance.props["BlockSize"]
     out = np.zeros((size[2], size[1], size[0]), np.uint8)
     lo = [o // b for o, b in zip(off, bs, strict=True)]
@@ -119,10 +119,9 @@ def ptquery(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
         raise BadRequest("ptquery requires POST with list of points")
     if req.method != "POST":
         return Response(b"")
-    try:
-        doc = json.loads(bytes(req.body))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise BadRequest(str(e).splitlines()[0] if bytes(req.body).strip() else "unexpected end of JSON input") from None
+    if not bytes(req.body).strip():
+        raise BadRequest("unexpected end of JSON input")
+    doc = jsonbody.load(req.body, limit=ctx.limits.max_json_bytes, what="")
     if doc is None:
         doc = []
     if not isinstance(doc, list):
@@ -153,8 +152,11 @@ def partition_(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
         raise BadRequest(f'Error reading batchsize query string: strconv.Atoi: parsing "{raw}": invalid syntax') from None
     if b < 1:
         raise BadRequest("batchsize must be positive")
+    if b > INT32_MAX:
+        raise BadRequest(f"batchsize must be at most {INT32_MAX}")
     optimized = req.query.get("optimized") in ("true", "on")
-    doc = partition(read_spans(ctx.view), b, list(ctx.instance.props["BlockSize"]), optimized)
+    doc = partition(read_spans(ctx.view), b, list(ctx.instance.props["BlockSize"]), optimized,
+                    ctx.limits.max_partition_subvolumes)
     return Response(json.dumps(doc, indent=4).encode(), content_type="application/json")
 
 

@@ -1,0 +1,102 @@
+"""uvicorn's httptools protocol with the bounds it lacks: header size, header time, disconnects.
+
+uvicorn's fast (httptools) parser accepts request headers of any size and waits forever for a
+client that connects and sends nothing, so one client could hold memory or connections without
+limit. This subclass refuses a request line plus headers over ``[server] maxHeaderBytes`` with a
+400 naming the limit, closes a connection whose headers have not all arrived within
+``[server] headerTimeout`` seconds, and hands the app the request cycle (``scope["dvid.cycle"]``)
+so a running handler can see that its client disconnected (``dvid.budget``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from dvid.limits import DEFAULT, Limits
+
+
+class _Refused(Exception):
+    pass
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    #: set by ``configure`` in each worker process before it serves (uvicorn builds protocols itself)
+    limits: Limits = DEFAULT
+
+    @classmethod
+    def configure(cls, limits: Limits) -> None:
+        cls.limits = limits
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_bytes = 0
+        self._refusal: str | None = None
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    # ------------------------------------------------------------------------------ header time
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.limits.header_timeout, self._header_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    # ------------------------------------------------------------------------------ header size
+    def data_received(self, data: bytes) -> None:
+        if self._refusal is not None:
+            return
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except (httptools.HttpParserError, _Refused):
+            msg = self._refusal or "Invalid HTTP request received."
+            self._refusal = msg
+            self.send_400_response(msg + "\n")
+
+    def _count(self, n: int) -> None:
+        self._header_bytes += n
+        limit = self.limits.max_header_bytes
+        if self._header_bytes > limit:
+            self._refusal = (f"request line and headers exceed the server limit of {limit} bytes "
+                             "(raise [server] maxHeaderBytes to allow it)")
+            raise _Refused
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        self._arm_header_timer()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_timer()
+        super().on_headers_complete()
+        scope: Any = self.scope
+        scope["dvid.cycle"] = self.cycle
