@@ -106,3 +106,25 @@ def parse(data):
         out[(x, y, z)] = data[i + 16 : i + 16 + n]
         i += 16 + n
     return out
+
+
+def test_precomputed_scales_are_levels(grid_server):
+    srv, uuid, vol, _ = grid_server
+    base = f"{srv.url}/api/node/{uuid}"
+    half = vol[::2, ::2, ::2]
+    # ?scale=1 on level 0 reads <name>_1, here made by hand the DVID way
+    r = requests.get(f"{base}/em/raw/0_1_2/50_45_35/0_0_0", params={"scale": 1})
+    assert r.status_code == 200 and r.content == half.tobytes()
+    # the pyramid command makes the volume's other precomputed scales <name>_k GridStore instances
+    r = requests.post(f"{srv.url}/api/repo/{uuid}/instance",
+                      json={"typename": "uint8blk", "dataname": "pc", "GridStore": "em"})
+    assert r.status_code == 200, r.text
+    for _ in range(2):  # and running it again changes nothing
+        r = requests.post(f"{base}/pc/pyramid")
+        assert r.status_code == 200 and "pc_1" in r.text, r.text
+    e1 = requests.get(f"{base}/pc_1/info").json()["Extended"]
+    assert e1["GridStore"] == "em" and e1["ScaleLevel"] == 1 and e1["VoxelSize"] == [16, 16, 60]
+    st = requests.get(f"{base}/pc/pyramid").json()
+    assert st["Current"] and [lv["Name"] for lv in st["Levels"]] == ["pc_1"]
+    assert requests.get(f"{base}/pc/raw/0_1_2/50_45_35/0_0_0?scale=1").content == half.tobytes()
+    assert requests.get(f"{base}/pc/raw/0_1_2/8_8_8/0_0_0?scale=2").status_code == 400

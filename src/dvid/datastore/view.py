@@ -189,6 +189,17 @@ class VersionedView:
         for tk, _ in self.scan(start, end):
             yield tk
 
+    def entries(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, int, bool, bytes]]:
+        """Every stored ``(tkey, version, is_tombstone, value)`` in ``[start, end)`` at this version
+        or an ancestor, unresolved. For bookkeeping keys that exactly one version ever writes (each
+        has a unique type-key), where the caller must know whose entry it sees."""
+        plen = self._plen
+        members = self.ancestry.members
+        for k, v in self.store.scan(self._prefix + start, self._prefix + end):
+            tk, version, tomb = keys.split_data_key(k, plen)
+            if version in members:
+                yield tk, version, tomb, v
+
     @contextmanager
     def snapshot(self) -> Iterator[VersionedView]:
         """A read-only view on one consistent snapshot of the store, for a request's many scans.
@@ -219,6 +230,14 @@ class VersionedView:
         put_keys = {k for k, _ in store_puts}
         store_dels = [k for k in store_dels if k not in put_keys]
         self.store.write(puts=store_puts, deletes=store_dels)
+
+    def forget(self, tks: Iterable[bytes]) -> None:
+        """Physically remove this version's own entries (value and tombstone) of ``tks``, leaving
+        no tombstone behind: for bookkeeping keys no other version holds."""
+        iid, ver = self.instance_id, self.version
+        dels = [k for tk in tks for k in (keys.data_key(iid, tk, ver), keys.data_key(iid, tk, ver, tombstone=True))]
+        if dels:
+            self.store.write(deletes=dels)
 
     def put(self, tk: bytes, value: bytes) -> None:
         self.write(puts=[(tk, value)])

@@ -126,6 +126,16 @@ class InstanceContext(Protocol):
         """Append a line to the node's log (commands like ``load`` do this)."""
         ...
 
+    @property
+    def locked(self) -> bool:
+        """Whether the node is committed (its data cannot change)."""
+        ...
+
+    def refreshed(self) -> InstanceContext:
+        """The same node and instance as the store says they are now (for background work that
+        starts later than the request that scheduled it)."""
+        ...
+
     def start_job(self, command: str, work: Callable[[Job], str | None]) -> Job:
         """Run ``work(job)`` in the background as a recorded job (``dvid.datastore.jobs``) and return
         at once; the command replies with the job id and the CLI polls the job's progress."""

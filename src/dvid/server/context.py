@@ -30,6 +30,12 @@ class ServerContext:
     def locked(self) -> bool:
         return self.ref.node.locked
 
+    def refreshed(self) -> ServerContext:
+        ds = self._st.datastore
+        ds.refresh()
+        ref = ds.resolve(self.uuid)
+        return ServerContext(self._st, ref, ds.instance(ref, self.instance.name))
+
     def other_instance(self, name: str) -> tuple[Instance, VersionedView]:
         try:
             inst = self._st.datastore.instance(self.ref, name)

@@ -17,6 +17,7 @@ from dvid.datastore import keys
 from dvid.datastore.jobs import Job
 from dvid.datatypes.base import InstanceContext
 from dvid.datatypes.imageblk import extents as ext
+from dvid.datatypes.imageblk import pyramid_api, pyramid_auto
 from dvid.datatypes.imageblk.ingest import (
     BlockFormat,
     expand_globs,
@@ -51,6 +52,8 @@ def run(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: dict[
         return _put(dt, ctx, args)
     if cmd == "roi":
         return _foreground_roi(dt, ctx, args)
+    if cmd == "pyramid":
+        return pyramid_api.command(dt, ctx, args, settings)
     if cmd in ("export", "import"):
         from dvid.datatypes.imageblk import export
 
@@ -96,6 +99,7 @@ def _load(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
                              on_error=job.error)
             if box is not None:
                 _grow_extents(ctx, *box)
+                pyramid_auto.after_write(dt, ctx)
             return f"loaded {len(files)} files into {ctx.instance.name} @ {ctx.uuid}"
         finally:
             release()
@@ -144,6 +148,7 @@ def _put(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
                 job.advance(files=1, blocks=n)
             if lo is not None:
                 _grow_extents(ctx, lo, hi)
+                pyramid_auto.after_write(dt, ctx)
             return f"put {len(files)} slices into {ctx.instance.name} @ {ctx.uuid}"
         finally:
             release()

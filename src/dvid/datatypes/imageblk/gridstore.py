@@ -43,6 +43,7 @@ class Grid:
     resolution: list[float]
     dtype: str
     channels: int
+    scales: int = 1  # how many scales the volume has
 
     @property
     def end(self) -> tuple[int, int, int]:
@@ -122,9 +123,14 @@ def open_grid(alias: str, level: int) -> Grid:
         g = Grid(array=arr, kvstore=kvs, scale_key=sc["key"], chunk=tuple(sc["chunk_sizes"][0]),
                  offset=tuple(sc.get("voxel_offset", [0, 0, 0])), size=tuple(sc["size"]),
                  encoding=sc.get("encoding", "raw"), resolution=[float(r) for r in sc["resolution"]],
-                 dtype=info["data_type"], channels=int(info.get("num_channels", 1)))
+                 dtype=info["data_type"], channels=int(info.get("num_channels", 1)), scales=len(scales))
         _OPEN[(alias, level)] = g
         return g
+
+
+def scale_count(alias: str) -> int:
+    """How many scales the configured volume has."""
+    return open_grid(alias, 0).scales
 
 
 def grid_props(alias: str, level: int, dtype: str, channels: int) -> dict[str, Any]:

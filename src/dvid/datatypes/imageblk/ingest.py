@@ -19,7 +19,7 @@ import numpy as np
 
 from dvid.codecs import block as blockcodec
 from dvid.datastore.view import VersionedView
-from dvid.datatypes.imageblk.voxels import block_tkey, encode_blocks
+from dvid.datatypes.imageblk.voxels import block_tkey, encode_blocks, with_change_record
 from dvid.errors import BadRequest
 from dvid.geometry import Box
 
@@ -50,12 +50,15 @@ def write_region(
     data: np.ndarray,
     offset: Sequence[int],
     mask: np.ndarray | None = None,
+    *,
+    record: bool = True,
 ) -> int:
     """Write ``data`` ([z, y, x(, c)]) with its first voxel at ``offset`` (x, y, z), any alignment.
 
     ``mask`` ([z, y, x] bool, optional) marks which voxels of ``data`` are real; others keep what is
     stored. Blocks not entirely covered are read and patched (missing blocks start as background).
-    All touched blocks go to storage in one atomic batch. Returns the number of blocks written.
+    All touched blocks go to storage in one atomic batch, with their change record unless
+    ``record`` is False (a pyramid level imported as is). Returns the number of blocks written.
     """
     bx, by, bz = fmt.block_size
     x0, y0, z0 = (int(v) for v in offset)
@@ -96,7 +99,7 @@ def write_region(
     box = Box((cx0, cy0, cz0), (nbx * bx, nby * by, nbz * bz))
     puts = list(encode_blocks(canvas, box, fmt.block_size, fmt.compression, fmt.checksum,
                               skip=lambda x, y, z: not touched[z - b0[2], y - b0[1], x - b0[0]]))
-    view.write(puts=puts)
+    view.write(puts=with_change_record(puts) if record else puts)
     return len(puts)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from dvid.datastore.instance import Instance
 from dvid.datastore.view import VersionedView
 from dvid.datatypes.base import DataType, InstanceContext, Request, Response
-from dvid.datatypes.imageblk import commands, endpoints
+from dvid.datatypes.imageblk import commands, endpoints, pyramid_api, pyramid_auto
 from dvid.datatypes.imageblk import extents as ext
 from dvid.datatypes.imageblk.props import VoxelType, extended_json, init_props
 from dvid.errors import BadRequest
@@ -45,11 +45,18 @@ class ImageBlkType(DataType):
         endpoints.check_attenuation(req)
         if ctx.instance.props.get("GridStore") and req.method == "POST" and req.keyword in endpoints.WRITES:
             raise BadRequest(f'data instance "{ctx.instance.name}" is a read-only GridStore proxy')
+        if req.keyword == "pyramid":
+            return pyramid_api.http(self, ctx, req)
+        if "scale" in req.query and req.keyword in pyramid_api.SCALED_KEYWORDS:
+            ctx = pyramid_api.scaled(ctx, req)  # ?scale=N reads level N: <name>_N
         handler = endpoints.ROUTES.get(req.keyword)
         if handler is None:
             raise BadRequest(f'Bad API call ({req.path}) for data "{ctx.instance.name}".  '
                              f"See API help at http://{ctx.host}/api/help/{self.name}")
-        return handler(self, ctx, req)
+        resp = handler(self, ctx, req)
+        if req.method == "POST" and req.keyword in ("raw", "blocks"):
+            pyramid_auto.after_write(self, ctx)  # O(1): an auto pyramid updates in the background
+        return resp
 
     def command(self, ctx: InstanceContext, args: list[str], settings: dict[str, str]) -> str:
         return commands.run(self, ctx, args, settings)

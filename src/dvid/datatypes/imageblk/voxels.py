@@ -18,6 +18,7 @@ from dvid import budget
 from dvid.codecs import block as blockcodec
 from dvid.datastore import keys
 from dvid.datastore.view import VersionedView
+from dvid.datatypes.imageblk import changes
 from dvid.geometry import Box
 
 BLOCK_CLASS = 23
@@ -328,17 +329,26 @@ def encode_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int], compress
 
 
 def write_batches(view: VersionedView, items, extra_puts: list[tuple[bytes, bytes]] | None = None) -> int:
-    """Store ``items`` in atomic batches of WRITE_BATCH blocks; ``extra_puts`` ride in the last batch."""
+    """Store ``items`` (block tkey, value) in atomic batches of WRITE_BATCH blocks; ``extra_puts``
+    ride in the last batch. Each batch carries the change record of its blocks (``changes``), so a
+    scale pyramid can tell exactly what is new."""
     n = 0
     batch: list[tuple[bytes, bytes]] = []
     for item in items:
         batch.append(item)
         if len(batch) >= WRITE_BATCH:
-            view.write(puts=batch)
+            view.write(puts=with_change_record(batch))
             n += len(batch)
             batch = []
+    if batch:
+        n += len(batch)
+        batch = with_change_record(batch)
     batch.extend(extra_puts or [])
     if batch:
         view.write(puts=batch)
-        n += len(batch)
     return n
+
+
+def with_change_record(blocks: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``blocks`` plus the change record naming them."""
+    return blocks + [changes.record(tk for tk, _ in blocks)] if blocks else blocks
