@@ -195,7 +195,7 @@ class VersionedView:
         has a unique type-key), where the caller must know whose entry it sees."""
         plen = self._plen
         members = self.ancestry.members
-        for k, v in self.store.scan(self._prefix + start, self._prefix + end):
+        for k, v in self.reader.scan(self._prefix + start, self._prefix + end):
             tk, version, tomb = keys.split_data_key(k, plen)
             if version in members:
                 yield tk, version, tomb, v
