@@ -31,6 +31,8 @@ class BenchServer:
     proc: subprocess.Popen | None = None
     url: str = ""
     rpc: str = ""
+    #: the interpreter that runs the server (another checkout's venv, to compare two versions)
+    python: str = sys.executable
 
     def start(self) -> BenchServer:
         http, rpc = free_port(), free_port()
@@ -42,7 +44,7 @@ class BenchServer:
         )
         self.url, self.rpc = f"http://127.0.0.1:{http}", f"127.0.0.1:{rpc}"
         log = open(self.data_dir / "server.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "dvid.cli.main", "serve", str(cfg)],
+        self.proc = subprocess.Popen([self.python, "-m", "dvid.cli.main", "serve", str(cfg)],
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:

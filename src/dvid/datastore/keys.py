@@ -70,6 +70,24 @@ def metadata_key(tk: bytes) -> bytes:
 
 #: format 1 metadata: ONE JSON document holding every repo (read once, to migrate an old store)
 LEGACY_META_KEY = metadata_key(b"\x00meta")
+#: where a migrated format-1 document is kept, untouched, in case it is ever wanted again
+LEGACY_META_BACKUP_KEY = metadata_key(b"\x00meta-format1")
+#: format 2: the generation record, read at every request (``dvid.datastore.records``)
+META_ROOT_KEY = metadata_key(b"\x00md")
+_META_RECORD = metadata_key(b"\x00md/")
+
+
+def meta_record_key(epoch: str, name: str) -> bytes:
+    """One metadata record (a repo head, repo log, instance or DAG node) of metadata ``epoch``."""
+    return _META_RECORD + f"{epoch}/{name}".encode()
+
+
+def meta_record_range(epoch: str, prefix: str) -> tuple[bytes, bytes]:
+    """Half-open key range of the records whose names start with ``prefix`` (names are ASCII)."""
+    lo = meta_record_key(epoch, prefix)
+    return lo, lo + b"\xff"
+
+
 _JOB_PREFIX = b"\x00job:"
 
 

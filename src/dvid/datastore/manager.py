@@ -13,6 +13,8 @@ the hook for per-instance stores.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,6 +29,8 @@ from dvid.errors import BadRequest
 from dvid.storage.base import Engine
 
 __all__ = ["Datastore", "Node", "NodeRef", "Repo", "RESERVED_NAMES", "INITIAL_MUTATION_ID"]
+_MEMO_LIMIT = 4096  # resolved specs (and parent maps) remembered per generation
+_ANCESTRY_LIMIT = 64  # ancestries kept per process (each holds a dict as long as the version's depth)
 
 
 class Datastore:
@@ -52,7 +56,8 @@ class Datastore:
         self.instance_id_start = instance_id_start
         self.min_mutation_id_start = min_mutation_id_start
         self._md = Metadata(self.meta)
-        self._parents: tuple[object, dict[str, dict[int, list[int]]]] = (None, {})
+        self._ancestries: OrderedDict[tuple[int, int], Ancestry] = OrderedDict()
+        self._ancestries_lock = threading.Lock()
         if startup and self._repos():
             self._md.mutate(repos.advance_mutation_ids)
 
@@ -73,8 +78,22 @@ class Datastore:
         return list(self._repos().values())
 
     def resolve(self, spec: str) -> NodeRef:
-        """The node a UUID specification names (``dag.resolve``)."""
-        return dag.resolve(self._repos(), spec)
+        """The node a UUID specification names (``dag.resolve``), remembered for the generation: a
+        request for a known spec resolves with one dict lookup, whatever the DAG's size."""
+        memo = self._md.current.memo
+        key = ("resolve", spec)
+        got = memo.get(key)
+        if got is None:
+            try:
+                got = dag.resolve(self._md.current.repos_by_root, spec)
+            except BadRequest as e:
+                got = (type(e), str(e))
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[key] = got
+        if isinstance(got, tuple):
+            raise got[0](got[1])
+        return got
 
     def branch_versions(self, ref: NodeRef, branch: str) -> list[str]:
         repo = self._repos().get(ref.repo.root)
@@ -107,21 +126,32 @@ class Datastore:
         return self._view_at(repo, node, instance)
 
     def _view_at(self, repo: Repo, node: Node, instance: Instance) -> VersionedView:
-        store = self.store_for(instance)
         if not instance.versioned:
-            root = repo.nodes[repo.root].version_id
-            return VersionedView(store, instance.instance_id, Ancestry(root, {root: []}))
-        return VersionedView(store, instance.instance_id, Ancestry(node.version_id, self._parents_map(repo)))
+            node = repo.nodes[repo.root]
+        return VersionedView(self.store_for(instance), instance.instance_id, self._ancestry(repo, node))
+
+    def _ancestry(self, repo: Repo, node: Node) -> Ancestry:
+        """The ancestry of ``node``. A version's ancestors never change (and repo ids are never
+        reused), so it is built once per process, not per request or generation (LRU)."""
+        key = (repo.repo_id, node.version_id)
+        with self._ancestries_lock:
+            got = self._ancestries.get(key)
+            if got is not None:
+                self._ancestries.move_to_end(key)
+                return got
+        got = Ancestry(node.version_id, self._parents_map(repo))
+        with self._ancestries_lock:
+            self._ancestries[key] = got
+            if len(self._ancestries) > _ANCESTRY_LIMIT:
+                self._ancestries.popitem(last=False)
+        return got
 
     def _parents_map(self, repo: Repo) -> dict[int, list[int]]:
-        """``dag.parents_map``, built once per repo per metadata state."""
-        owner, maps = self._parents
-        if owner is not self._md.current:
-            owner, maps = self._md.current, {}
-            self._parents = (owner, maps)
-        pm = maps.get(repo.root)
+        """``dag.parents_map``, built once per repo per generation."""
+        memo = self._md.current.memo
+        pm = memo.get(("parents", repo.root))
         if pm is None:
-            pm = maps[repo.root] = dag.parents_map(repo)
+            pm = memo[("parents", repo.root)] = dag.parents_map(repo)
         return pm
 
     # ------------------------------------------------------------------------- repos, nodes

@@ -26,7 +26,6 @@ class Ancestry:
 
     def __init__(self, version: int, parents: Mapping[int, Sequence[int]]) -> None:
         self.version = version
-        self._parents = parents
         order: list[int] = []
         seen: set[int] = set()
         queue = deque([version])
@@ -44,6 +43,9 @@ class Ancestry:
         self.members: frozenset[int] = frozenset(seen)
         #: True when no merge node is an ancestor: the first present version in ``rank`` order wins.
         self.linear = linear
+        # Only a merge walks parents again, and only those of members: keep just them, so a cached
+        # ancestry does not hold on to a whole generation's parent map.
+        self._parents = {} if linear else {v: tuple(parents.get(v, ())) for v in seen}
         self.rank: dict[int, int] = {v: i for i, v in enumerate(order)}
         self._anc_cache: dict[int, frozenset[int]] = {}
 

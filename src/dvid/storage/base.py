@@ -58,6 +58,16 @@ class Engine(Reader):
         ``expected`` (None meaning absent). Returns False, changing nothing, otherwise. Used for
         metadata so several front ends never lose an update."""
 
+    #: True if the engine implements ``compare_and_write`` (LMDB, memory; not S3)
+    supports_compare_and_write: bool = False
+
+    def compare_and_write(self, key: bytes, expected: bytes | None, new: bytes | None,
+                          puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> bool:
+        """``compare_and_set`` that, only if the swap happens, also applies ``puts`` and ``deletes``,
+        all in ONE atomic step. Only engines with ``supports_compare_and_write`` provide it; it
+        lets a metadata commit write its records with the same single write (one LMDB fsync)."""
+        raise NotImplementedError(f"{type(self).__name__} has no atomic compare_and_write")
+
     def snapshot(self) -> AbstractContextManager[Reader]:
         """A read-only handle for many reads in a row (``get``/``get_many``/``scan``).
 

@@ -103,16 +103,28 @@ class LMDBEngine(Engine):
         except lmdb.Error as e:
             raise StorageError(f"LMDB write failed, nothing from this batch was written: {e}") from e
 
+    supports_compare_and_write = True
+
     def compare_and_set(self, key: bytes, expected: bytes | None, new: bytes | None) -> bool:
+        return self.compare_and_write(key, expected, new)
+
+    def compare_and_write(self, key: bytes, expected: bytes | None, new: bytes | None,
+                          puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> bool:
         try:
             with self._env.begin(write=True) as txn:
                 if txn.get(key) != expected:
                     return False
+                for k in deletes:
+                    txn.delete(k)
+                for k, v in puts:
+                    txn.put(k, v)
                 if new is None:
                     txn.delete(key)
                 else:
                     txn.put(key, new)
                 return True
+        except lmdb.MapFullError as e:
+            raise StorageError("storage is full (LMDB map size reached); nothing from this batch was written") from e
         except lmdb.Error as e:
             raise StorageError(f"LMDB write failed: {e}") from e
 

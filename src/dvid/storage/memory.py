@@ -49,14 +49,22 @@ class MemoryEngine(Engine):
                     bisect.insort(self._keys, k)
                 self._data[k] = v
 
+    supports_compare_and_write = True
+
     def compare_and_set(self, key: bytes, expected: bytes | None, new: bytes | None) -> bool:
+        return self.compare_and_write(key, expected, new)
+
+    def compare_and_write(self, key: bytes, expected: bytes | None, new: bytes | None,
+                          puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> bool:
         with self._lock:
             if self._data.get(key) != expected:
                 return False
+            puts, deletes = list(puts), list(deletes)
             if new is None:
-                self.write(deletes=[key])
+                deletes.append(key)
             else:
-                self.write(puts=[(key, new)])
+                puts.append((key, new))
+            self.write(puts=puts, deletes=deletes)
             return True
 
     def close(self) -> None:

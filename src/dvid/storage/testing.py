@@ -77,6 +77,20 @@ class EngineContract:
         assert e.compare_and_set(b"m", b"v1", b"v2") and e.get(b"m") == b"v2"
         assert e.compare_and_set(b"m", b"v2", None) and e.get(b"m") is None
 
+    def test_compare_and_write(self, factory: Factory) -> None:
+        e = factory()
+        if not e.supports_compare_and_write:
+            with pytest.raises(NotImplementedError):
+                e.compare_and_write(b"m", None, b"v1", puts=[(b"r", b"1")])
+            return
+        e.put(b"old", b"x")
+        assert not e.compare_and_write(b"m", b"wrong", b"v1", puts=[(b"r", b"1")], deletes=[b"old"])
+        assert e.get(b"m") is None and e.get(b"r") is None and e.get(b"old") == b"x"
+        assert e.compare_and_write(b"m", None, b"v1", puts=[(b"r", b"1")], deletes=[b"old"])
+        assert (e.get(b"m"), e.get(b"r"), e.get(b"old")) == (b"v1", b"1", None)
+        assert e.compare_and_write(b"m", b"v1", None, deletes=[b"r"])
+        assert e.get(b"m") is None and e.get(b"r") is None
+
     def test_concurrent_cas_never_loses_updates(self, factory: Factory) -> None:
         e = factory()
         e.put(b"ctr", b"0")

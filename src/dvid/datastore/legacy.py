@@ -1,24 +1,26 @@
-"""(De)serialisation of the whole metadata state to one JSON document."""
+"""Metadata format 1: the whole metadata state as ONE JSON document (``keys.LEGACY_META_KEY``).
+
+Stores written before per-repo records keep their metadata this way; ``metadata.py`` reads the
+document once, on first open, and migrates it. ``dumps`` remains so tests and benchmarks can build
+such a store.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
 from dvid.datastore.instance import Instance
 from dvid.datastore.model import Node, Repo
-from dvid.datastore.txn import missing_node, missing_repo
 
 FORMAT_VERSION = 1
-_REPO_FIELDS = ("repo_id", "root", "alias", "description", "log", "properties", "passcode",
-                "mutation_id", "saved_mutation_id", "created", "updated")
+_REPO_FIELDS = ("repo_id", "root", "alias", "description", "log", "properties", "passcode")
+_REPO_TAIL = ("mutation_id", "saved_mutation_id", "created", "updated")
 
 
 class State:
-    """Everything the metadata key holds: counters, repos, server-wide settings. Loaded fresh for
-    each mutation, so it is also that mutation's ``Txn`` (edits are made in place)."""
+    """Everything the format-1 document holds: counters, repos, server-wide settings."""
 
     def __init__(self) -> None:
         self.next_repo = 1
@@ -27,41 +29,6 @@ class State:
         self.repos_by_root: dict[str, Repo] = {}
         self.settings: dict[str, Any] = {}
 
-    # ------------------------------------------------------------------------------------ Txn
-    def repos(self) -> Iterable[Repo]:
-        return self.repos_by_root.values()
-
-    def find_repo(self, root: str) -> Repo | None:
-        return self.repos_by_root.get(root)
-
-    def repo(self, root: str) -> Repo:
-        repo = self.repos_by_root.get(root)
-        if repo is None:
-            raise missing_repo(root)
-        return repo
-
-    def node(self, repo: Repo, uuid: str) -> Node:
-        node = repo.nodes.get(uuid)
-        if node is None:
-            raise missing_node(uuid)
-        return node
-
-    def add_node(self, repo: Repo, node: Node) -> None:
-        repo.put_node(node)
-
-    def add_repo(self, repo: Repo) -> None:
-        self.repos_by_root[repo.root] = repo
-
-    def drop_repo(self, root: str) -> Repo | None:
-        return self.repos_by_root.pop(root, None)
-
-    def put_instance(self, repo: Repo, instance: Instance) -> None:
-        repo.instances[instance.name] = instance
-
-    def drop_instance(self, repo: Repo, name: str) -> None:
-        del repo.instances[name]
-
-    # ------------------------------------------------------------------------------ document
     def dumps(self) -> bytes:
         doc = {
             "format": FORMAT_VERSION,
@@ -90,9 +57,11 @@ class State:
 
 
 def _repo_record(r: Repo) -> dict[str, Any]:
-    d = {f: getattr(r, f) for f in _REPO_FIELDS}
+    """A repo as format 1 stored it (the field order of the old ``asdict``)."""
+    d: dict[str, Any] = {f: getattr(r, f) for f in _REPO_FIELDS}
     d["nodes"] = [asdict(n) for n in r.nodes.values()]
     d["instances"] = [i.to_record() for i in r.instances.values()]
+    d.update({f: getattr(r, f) for f in _REPO_TAIL})
     return d
 
 
