@@ -5,24 +5,11 @@ import threading
 
 import pytest
 
+from datastore_fakes import TYPES
 from dvid.datastore.manager import Datastore
 from dvid.errors import BadRequest
 from dvid.storage.lmdb import LMDBEngine
 from dvid.storage.memory import MemoryEngine
-
-
-class FakeType:
-    url = "test/fake"
-    version = "0.1"
-
-    def init_props(self, settings):
-        return {"Echo": settings.get("echo", "")}
-
-    def info(self, instance, view):
-        return {"Base": instance.base_json(self.url, self.version), "Extended": dict(instance.props)}
-
-
-TYPES = {"faketype": FakeType()}
 
 
 @pytest.fixture(params=["memory", "lmdb"])

@@ -3,11 +3,11 @@ changed, a handle that falls behind re-reads only what changed, a crash between 
 record copies loses nothing, and a format-1 store (one JSON document) is migrated on open."""
 
 import json
-import multiprocessing as mp
 from pathlib import Path
 
 import pytest
 
+from datastore_fakes import TYPES, run_in_processes
 from dvid.datastore import keys, records
 from dvid.datastore.manager import Datastore
 from dvid.datastore.metadata import Metadata, _empty
@@ -18,18 +18,6 @@ from dvid.storage.memory import MemoryEngine
 FORMAT1 = json.loads((Path(__file__).parent / "data" / "metadata_format1.json").read_text())
 
 
-class FakeType:
-    url = "test/fake"
-    version = "0.1"
-
-    def init_props(self, settings):
-        return {"Echo": settings.get("echo", "")}
-
-    def info(self, instance, view):
-        return {"Base": instance.base_json(self.url, self.version), "Extended": dict(instance.props)}
-
-
-TYPES = {"faketype": FakeType()}
 
 
 class CasOnlyEngine(MemoryEngine):
@@ -233,13 +221,7 @@ def test_processes_growing_one_dag_get_unique_versions(tmp_path):
         ds = Datastore(eng, TYPES)
         root = ds.new_repo().root
         ds.commit(ds.resolve(root))
-        ctx = mp.get_context("spawn")
-        procs = [ctx.Process(target=_branch_worker, args=(path, root, t, 12)) for t in ("p", "q", "r")]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(120)
-            assert p.exitcode == 0
+        run_in_processes(_branch_worker, [(path, root, t, 12) for t in ("p", "q", "r")])
         ds.refresh()
         repo = ds.resolve(root).repo
         versions = [n.version_id for n in repo.nodes.values()]
@@ -249,3 +231,18 @@ def test_processes_growing_one_dag_get_unique_versions(tmp_path):
         assert Datastore(eng, TYPES).repos_json() == ds.repos_json()
     finally:
         eng.close()
+
+
+def test_generation_record_round_trip_and_change_window():
+    root = records.Root(gen=5, epoch="e1", repos={"r": (1, 5)}, since=0, changed={"00000001/h": 5})
+    raw = root.dumps()
+    assert raw.startswith(b"DVIDMD2 0000000000000005\n") and records.header(raw) == raw[:records.HEADER_LEN]
+    assert records.Root.loads(raw) == root
+    names = {records.node_name(1, v): None for v in range(records.MAX_CHANGED + 10)}
+    nxt = root.successor((2, 3, 4), {"gc": 1}, {"r": (1, 6)}, {n: {} for n in names}, pending=False)
+    assert (nxt.gen, nxt.next_repo, nxt.next_version, nxt.next_instance, nxt.pending) == (6, 2, 3, 4, {})
+    # more names changed than the window holds: the window restarts after this generation
+    assert nxt.since == 6 and nxt.changed == {}
+    small = root.successor((2, 3, 4), {}, {"r": (1, 6)}, {"00000001/l": {"log": []}}, pending=True)
+    assert small.since == 0 and small.changed == {"00000001/h": 5, "00000001/l": 6}
+    assert small.pending == {"00000001/l": {"log": []}}

@@ -1,32 +1,17 @@
 """More datastore checks: the remaining Go datastore tests (core.md §8), deletion/rename/passcodes,
 instance-ID generation, timestamp formats, and several processes mutating one LMDB store."""
 
-import multiprocessing as mp
 import re
 
 import pytest
 
+from datastore_fakes import TYPES, run_in_processes
 from dvid.datastore import keys
 from dvid.datastore.manager import Datastore
 from dvid.errors import BadRequest
 from dvid.storage.lmdb import LMDBEngine
 from dvid.storage.memory import MemoryEngine
 
-
-class FakeType:
-    url = "test/fake"
-    version = "0.1"
-
-    def init_props(self, settings):
-        if "bad" in settings:
-            raise BadRequest("fake type rejects 'bad'")
-        return {"Echo": settings.get("echo", "")}
-
-    def info(self, instance, view):
-        return {"Base": instance.base_json(self.url, self.version), "Extended": dict(instance.props)}
-
-
-TYPES = {"faketype": FakeType()}
 NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 LOG = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)  ")
 
@@ -297,13 +282,7 @@ def test_two_processes_keep_every_mutation(tmp_path):
     eng = LMDBEngine(path, map_size=1 << 26)
     ds = Datastore(eng, TYPES)
     root = ds.new_repo().root
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_proc_worker, args=(path, root, t, 15)) for t in ("p", "q")]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    run_in_processes(_proc_worker, [(path, root, t, 15) for t in ("p", "q")])
     ds.refresh()
     repo = ds.resolve(root).repo
     msgs = {line.split("  ", 1)[1] for line in repo.log}
