@@ -18,6 +18,7 @@ from dvid.datatypes.base import Response
 from dvid.errors import BadRequest, DVIDError
 from dvid.limits import Limits, refuse
 from dvid.server.config import Config
+from dvid.server.console_routes import serve_web
 from dvid.server.core_routes import is_admin
 from dvid.server.http import (
     HttpRequest,
@@ -169,6 +170,9 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
                 ("Allow", _CORS_METHODS), ("Access-Control-Allow-Methods", _CORS_METHODS),
                 ("Access-Control-Allow-Headers", headers.get("access-control-request-headers", "*"))]),
                 cors, head=False)
+            return
+        if not path.startswith("/api/"):  # the web console, its files and the embedded neuroglancer
+            await serve_web(st, req, receive, send, cors)
             return
         length = headers.get("content-length")
         size = int(length) if length and length.isdigit() else None

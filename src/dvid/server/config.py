@@ -47,6 +47,9 @@ class Config:
     #: bounds on every request's work (``dvid.limits``), each a ``[server]`` key
     limits: Limits = field(default_factory=Limits)
     toml_path: str = ""
+    web_client: str = ""  # a directory served for non-API paths instead of the built-in console
+    web_default_file: str = ""  # served (200) for a missing file under web_client
+    web_redirect_path: str = ""  # else a 308 to this path for a missing file
     default_store: str = "default"
     metadata_store: str = ""
     stores: dict[str, StoreConfig] = field(default_factory=dict)
@@ -122,6 +125,10 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     cfg.min_mutation_id_start = int(srv.get("min_mutation_id_start", 0))
     cfg.access_log = bool(srv.get("accesslog", False))
     cfg.limits = _limits(srv)
+    if srv.get("webclient"):
+        cfg.web_client = str((base / str(srv["webclient"])).resolve())
+    cfg.web_default_file = str(srv.get("webdefaultfile", ""))
+    cfg.web_redirect_path = str(srv.get("webredirectpath", ""))
     for alias, sect in doc.get("store", {}).items():
         if "engine" not in sect:
             raise BadRequest(f"store {alias!r} has no engine")
