@@ -28,6 +28,9 @@ class BenchServer:
     extra_toml: str = ""
     store_section: str = 'engine = "lmdb"\npath = "db"\n'
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dvid-bench-")))
+    #: ``--quiet``: no access log, so logging is not part of a figure (bench_logging measures it)
+    args: list[str] = field(default_factory=lambda: ["--quiet"])
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     url: str = ""
     rpc: str = ""
@@ -44,8 +47,9 @@ class BenchServer:
         )
         self.url, self.rpc = f"http://127.0.0.1:{http}", f"127.0.0.1:{rpc}"
         log = open(self.data_dir / "server.log", "wb")
-        self.proc = subprocess.Popen([self.python, "-m", "dvid.cli.main", "serve", str(cfg)],
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen([self.python, "-m", "dvid.cli.main", "serve", str(cfg), *self.args],
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env={**os.environ, **self.env})
         deadline = time.time() + 60
         while time.time() < deadline:
             try:

@@ -148,7 +148,7 @@ def test_jobs_listing_and_no_wait(server, repo, tmp_path):
     jid = job_of(res.stdout)
     deadline = time.time() + 60
     while time.time() < deadline:
-        rec = json.loads(server.cli("job", jid).stdout)
+        rec = json.loads(server.cli("--json", "job", jid).stdout)
         if rec["state"] != "running":
             break
         time.sleep(0.2)

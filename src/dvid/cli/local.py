@@ -2,42 +2,52 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
 from dvid import DATASTORE_VERSION, __version__
 
 
-def serve(args: list[str], flags: dict[str, str | bool]) -> int:
-    from dvid.errors import DVIDError
-    from dvid.server.config import load_config
+def serve(argv: list[str], top: argparse.Namespace, flags: argparse.ArgumentParser) -> int:
+    """``dvid serve [CONFIG.toml] [--workers N] [flags]``: exit 2 with one line if it cannot start."""
+    from dvid.server.config import ConfigError, load_config
+    from dvid.server.serve import StartupError
     from dvid.server.serve import serve as run_server
 
-    workers = None
-    rest = []
-    i = 0
-    while i < len(args):
-        if args[i] in ("--workers", "-workers") and i + 1 < len(args):
-            workers = int(args[i + 1])
-            i += 2
-            continue
-        if args[i].startswith(("--workers=", "-workers=")):
-            workers = int(args[i].split("=", 1)[1])
-        else:
-            rest.append(args[i])
-        i += 1
-    if "workers" in flags:
-        workers = int(str(flags["workers"]))
+    p = argparse.ArgumentParser(
+        prog="dvid serve", parents=[flags],
+        description="Run a DVID-compatible server. With no CONFIG: an LMDB store in ./dvid-data, "
+                    "HTTP on localhost:8000, commands on localhost:8001.")
+    p.add_argument("config", nargs="?", metavar="CONFIG.toml", help="a DVID-style TOML configuration file")
+    p.add_argument("-workers", "--workers", type=int, metavar="N",
+                   help="HTTP worker processes (default [server] workers, else one per core)")
+    ns = p.parse_args(argv)
     try:
-        cfg = load_config(rest[0] if rest else None)
-    except DVIDError as e:
+        cfg = load_config(ns.config)
+    except ConfigError as e:
         print(f"dvid: {e}", file=sys.stderr)
-        return 1
-    if flags.get("readonly"):
+        return 2
+    if ns.workers is not None and ns.workers < 1:
+        print("dvid: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if ns.readonly or top.readonly:
         cfg.rw_mode = "readonly"
-    elif flags.get("fullwrite"):
+    elif ns.fullwrite or top.fullwrite:
         cfg.rw_mode = "fullwrite"
-    run_server(cfg, workers)
+    if ns.quiet or top.quiet:
+        cfg.log.access_log = False
+        cfg.log.level = "warning"
+    if ns.verbose or top.verbose:
+        cfg.log.level = "debug"
+    if cfg.log.logfile:  # the log goes to a file: the terminal still hears about typos
+        for w in cfg.warnings:
+            print(f"dvid: warning: {w}", file=sys.stderr)
+    try:
+        run_server(cfg, ns.workers)
+    except StartupError as e:
+        print(f"dvid: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,10 +1,13 @@
-"""Sending commands to a server's command listener and following jobs with a progress bar."""
+"""Sending commands to a server's command listener, following jobs with a progress bar, and
+printing job records as a table."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from datetime import datetime
+from typing import Any
 
 import requests
 
@@ -25,7 +28,7 @@ def http_url(rpc: str) -> str:
     return f"http://{host}:{port}"
 
 
-def run(rpc: str, args: list[str], wait: bool = True) -> int:
+def run(rpc: str, args: list[str], wait: bool = True, as_json: bool = False) -> int:
     try:
         resp = _post(rpc, args)
     except requests.RequestException as e:
@@ -36,6 +39,9 @@ def run(rpc: str, args: list[str], wait: bool = True) -> int:
         return 1
     doc = resp.json()
     text = doc.get("text", "")
+    cmd = args[0].lower()
+    if cmd in ("jobs", "job") and not as_json:
+        text = jobs_table(json.loads(text)) if cmd == "jobs" else job_text(json.loads(text))
     if text:
         print(text.rstrip("\n"))
     job = doc.get("job")
@@ -46,12 +52,70 @@ def run(rpc: str, args: list[str], wait: bool = True) -> int:
     return 0
 
 
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def _took(rec: dict[str, Any]) -> str:
+    try:
+        start = datetime.fromisoformat(rec["started"])
+        end = datetime.fromisoformat(rec["ended"]) if rec.get("ended") else datetime.now(start.tzinfo)
+    except (KeyError, TypeError, ValueError):
+        return "-"
+    s = (end - start).total_seconds()
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def _progress(rec: dict[str, Any]) -> str:
+    total, done = rec.get("files_total") or 0, rec.get("files_done") or 0
+    if total:
+        return f"{done}/{total} files"
+    return f"{rec.get('blocks_done') or 0} blocks"
+
+
+def jobs_table(recs: list[dict[str, Any]]) -> str:
+    """``dvid jobs``: one row per job, oldest first."""
+    if not recs:
+        return "no jobs"
+    rows = [("ID", "STATE", "PROGRESS", "ERRORS", "STARTED", "TOOK", "COMMAND")]
+    for r in recs:
+        where = f" ({r['instance']} @ {r['node'][:8]})" if r.get("instance") else ""
+        rows.append((r["id"], r.get("state", "?"), _progress(r), str(len(r.get("errors") or [])),
+                     _when(r.get("started")), _took(r), f"{r.get('command', '')}{where}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+                     for row in rows)
+
+
+def job_text(rec: dict[str, Any]) -> str:
+    """``dvid job <id>``: the record as labelled lines, errors last."""
+    lines = [f"job {rec['id']}: {rec.get('state')}  {rec.get('command', '')}"]
+    if rec.get("instance"):
+        lines.append(f"  data      {rec['instance']} @ {rec.get('node', '')}")
+    lines.append(f"  progress  {_progress(rec)}, {rec.get('blocks_done') or 0} blocks")
+    lines.append(f"  started   {_when(rec.get('started'))}, ended {_when(rec.get('ended'))} ({_took(rec)})")
+    if rec.get("message"):
+        lines.append(f"  result    {rec['message']}")
+    errors = rec.get("errors") or []
+    if errors:
+        lines.append(f"  {len(errors)} error{'s' if len(errors) != 1 else ''}:")
+        lines += [f"    {e.get('file') + ': ' if e.get('file') else ''}{e.get('error')}" for e in errors]
+    return "\n".join(lines)
+
+
 def follow(rpc: str, job: str) -> int:
-    """Poll the job until it ends, drawing a progress bar; Ctrl-C stops watching, not the job."""
+    """Poll the job until it ends, drawing a progress bar in files (files/s) with the voxel bytes
+    written per second beside it; Ctrl-C stops watching, not the job."""
     from tqdm import tqdm
 
     bar = None
     rec: dict = {}
+    t0 = time.monotonic()
     try:
         while True:
             resp = _post(rpc, ["job", job])
@@ -64,8 +128,10 @@ def follow(rpc: str, job: str) -> int:
                 bar = tqdm(total=total, unit="file", desc=rec.get("command", "job")[:30], file=sys.stderr)
             if bar is not None:
                 bar.total = total
-                bar.n = rec.get("files_done", 0)
-                bar.set_postfix(blocks=rec.get("blocks_done", 0), refresh=False)
+                bar.update(max(0, (rec.get("files_done") or 0) - bar.n))  # update() keeps tqdm's rate honest
+                elapsed = max(time.monotonic() - t0, 1e-3)
+                mb = (rec.get("bytes_done") or 0) / 1e6
+                bar.set_postfix_str(f"{rec.get('blocks_done', 0)} blocks, {mb / elapsed:.1f} MB/s", refresh=False)
                 bar.refresh()
             if rec.get("state") != "running":
                 break

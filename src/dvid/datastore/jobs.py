@@ -9,6 +9,7 @@ is reported as ``interrupted`` (its batches were atomic, so blocks are old or ne
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -19,9 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dvid.datastore import keys
+from dvid.errors import DVIDError
 from dvid.storage.base import Engine
 
 _MIN_SAVE_INTERVAL = 0.25  # seconds between progress writes, so progress never slows the work
+_LOG_INTERVAL = 10.0  # seconds between progress lines in the server log
+log = logging.getLogger("dvid.jobs")
 
 
 def _now() -> str:
@@ -36,6 +40,8 @@ class Job:
         self._rec = record
         self._lock = threading.Lock()
         self._last_save = 0.0
+        self._t0 = time.monotonic()
+        self._last_log = self._t0
 
     @property
     def id(self) -> str:
@@ -53,17 +59,28 @@ class Job:
                 self._rec["blocks_total"] = blocks
         self._save()
 
-    def advance(self, *, files: int = 0, blocks: int = 0, note: str | None = None) -> None:
+    def advance(self, *, files: int = 0, blocks: int = 0, nbytes: int = 0, note: str | None = None) -> None:
         with self._lock:
-            self._rec["files_done"] += files
-            self._rec["blocks_done"] += blocks
+            rec = self._rec
+            rec["files_done"] += files
+            rec["blocks_done"] += blocks
+            rec["bytes_done"] = rec.get("bytes_done", 0) + nbytes
             if note is not None:
-                self._rec["message"] = note
+                rec["message"] = note
+            now = time.monotonic()
+            due = now - self._last_log >= _LOG_INTERVAL
+            if due:
+                self._last_log = now
+                done, total, nblocks = rec["files_done"], rec["files_total"], rec["blocks_done"]
+        if due:
+            files_part = f"{done} of {total} files, " if total else ""
+            log.info("job %s: %s%d blocks after %.0f s", self.id, files_part, nblocks, now - self._t0)
         self._save()
 
     def error(self, file: str, message: str) -> None:
         with self._lock:
             self._rec["errors"].append({"file": file, "error": message})
+        log.warning("job %s: %s%s", self.id, f"{file}: " if file else "", message)
         self._save(force=True)
 
     def finish(self, ok: bool, message: str = "") -> None:
@@ -72,6 +89,13 @@ class Job:
             if message:
                 self._rec["message"] = message
             self._rec["ended"] = _now()
+            state, nerr, msg = self._rec["state"], len(self._rec["errors"]), self._rec["message"]
+        took = time.monotonic() - self._t0
+        if state == "done":
+            log.info("job %s done in %.1f s: %s", self.id, took, msg)
+        else:
+            log.error("job %s failed after %.1f s with %d error%s: %s", self.id, took, nerr,
+                      "" if nerr == 1 else "s", msg)
         self._save(force=True)
 
     def _save(self, force: bool = False) -> None:
@@ -102,6 +126,7 @@ class JobStore:
             "files_total": 0,
             "blocks_done": 0,
             "blocks_total": 0,
+            "bytes_done": 0,
             "errors": [],
             "message": "",
             "started": _now(),
@@ -109,6 +134,8 @@ class JobStore:
         }
         job = Job(self._store, rec)
         job._save(force=True)
+        where = f" on {instance} @ {node}" if instance else f" @ {node}" if node else ""
+        log.info("job %s started%s: %s", job_id, where, command)
         return job
 
     def start(self, job: Job, work: Callable[[Job], str | None]) -> threading.Thread:
@@ -120,6 +147,8 @@ class JobStore:
                 msg = work(job)
                 job.finish(True, msg or "")
             except Exception as e:  # the job record is where a background failure is reported
+                if not isinstance(e, DVIDError):
+                    log.exception("job %s: unexpected error", job.id)
                 job.error("", f"{type(e).__name__}: {e}")
                 job.finish(False, traceback.format_exception_only(e)[-1].strip())
 

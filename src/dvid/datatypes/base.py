@@ -142,6 +142,10 @@ class InstanceContext(Protocol):
         ...
 
 
+#: settings every instance takes, parsed by the datastore (core.md §1.3); ``sync`` is sent by intern
+GENERIC_SETTINGS = ("typename", "dataname", "versioned", "Compression", "Checksum", "Tags", "sync")
+
+
 class DataType(abc.ABC):
     """One registered datatype. Instances of it are described by ``dvid.datastore.instance.Instance``
     whose ``props`` dict holds this type's own (JSON-serialisable) properties."""
@@ -149,6 +153,9 @@ class DataType(abc.ABC):
     name: str
     url: str
     version: str
+    #: the type's own creation settings (canonical spelling); anything else a client sends beyond
+    #: ``GENERIC_SETTINGS`` is accepted but reported as ignored, with the closest known name
+    settings: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def help(self) -> str:

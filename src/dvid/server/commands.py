@@ -13,6 +13,7 @@ from dvid.datatypes import registry
 from dvid.errors import BadRequest
 from dvid.server.context import ServerContext
 from dvid.server.state import ServerState
+from dvid.server.suggest import instance_note
 
 
 @dataclass
@@ -134,7 +135,8 @@ def _repo(st: ServerState, pos: list[str], settings: dict[str, str], args: list[
         typename, name = pos[3], pos[4]
         ds.new_instance(ref, typename, name, dict(settings), check_lock=False)
         ds.append_repo_log(ref, [cmdline])
-        return CommandResult(f'Data "{name}" [{typename}] added to node {ref.uuid}')
+        note = instance_note(typename, name, ref.uuid, [a.split("=")[0] for a in args if a.count("=") == 1])
+        return CommandResult(f'Data "{name}" [{typename}] added to node {ref.uuid}' + (f"\nwarning: {note}" if note else ""))
     if sub in ("branch", "newversion"):
         if sub == "branch":
             if len(pos) < 4:

@@ -20,6 +20,7 @@ from dvid.jsonbody import config_object, dumps, opt_string, parse_json
 from dvid.limits import refuse
 from dvid.server.http import HttpRequest
 from dvid.server.state import ServerState
+from dvid.server.suggest import instance_note
 
 READONLY_MSG = "Server in read-only mode and will only accept GET and HEAD requestcs"
 
@@ -211,7 +212,9 @@ def repo_new_instance(st: ServerState, req: HttpRequest, ref: NodeRef) -> Respon
         raise BadRequest(f'data instance name "{name}" cannot contain "/" or surrounding spaces')
     st.datastore.new_instance(ref, typename, name, cfg, admin=req.admin or st.fullwrite)
     msg = f"Added {name} [{typename}] to node {ref.uuid}"
-    return Response(f'{{"result": {q(msg)}}}'.encode(), content_type="application/json")
+    note = instance_note(typename, name, ref.uuid, parse_json(req.body))
+    extra = f', "warning": {q(note)}' if note else ""  # DVID's reply stays byte-identical without one
+    return Response(f'{{"result": {q(msg)}{extra}}}'.encode(), content_type="application/json")
 
 
 def _log_lines(st: ServerState, req: HttpRequest) -> list[str]:

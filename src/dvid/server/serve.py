@@ -1,7 +1,9 @@
 """``dvid serve``: open the store, start the command listener, and serve HTTP with uvicorn.
 
 By default one worker process per core: key-value gets and codec calls are too short to overlap
-under the GIL, so processes (not threads) are how both cores get used (DESIGN.md).
+under the GIL, so processes (not threads) are how both cores get used (DESIGN.md). The HTTP socket
+is bound here, before anything else starts, so a busy port is reported with its address; the
+workers (``worker_app``) inherit it, set up the same logging and wrap the app in the access log.
 """
 
 from __future__ import annotations
@@ -10,50 +12,124 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
+import time
+from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
+from dvid import __version__
+from dvid.server import logsetup
+from dvid.server.accesslog import with_access_log
 from dvid.server.app import create_app
 from dvid.server.config import Config
 from dvid.server.rpc import CommandServer, split_address
 from dvid.server.state import ServerState
 
-log = logging.getLogger("dvid.serve")
+log = logging.getLogger("dvid.server")
+_ENV = "DVID_SERVER_CONFIG"
+
+
+class StartupError(Exception):
+    """The server cannot start (port busy, store cannot be opened): one line for the operator."""
+
+
+class _Stopped(Exception):
+    """SIGTERM after uvicorn has shut down: unwinds ``serve`` so its clean-up runs."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
+def bind_http(address: str) -> socket.socket:
+    """The listening socket for ``address`` (uvicorn's own binding, with an error that names it)."""
+    host, port = split_address(address, "0.0.0.0")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as e:
+        sock.close()
+        raise StartupError(f"cannot listen for HTTP on {host}:{port} (httpAddress): {e.strerror or e}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def worker_app() -> Any:
+    """uvicorn factory for worker processes: the config arrives as JSON in the environment."""
+    cfg = Config.from_json(os.environ[_ENV])
+    logsetup.configure(cfg.log)
+    return with_access_log(create_app(cfg))
+
+
+def _open_state(cfg: Config) -> ServerState:
+    try:
+        return ServerState(cfg, startup=True)
+    except Exception as e:  # e.g. an unwritable path, an unreachable bucket
+        sc = cfg.store()
+        where = sc.options.get("path") or sc.options.get("bucket") or sc.alias
+        raise StartupError(f"{cfg.toml_path or 'default store'}: [store.{sc.alias}]: cannot open "
+                           f"{sc.engine} store at {where}: {e}") from None
 
 
 def serve(cfg: Config, workers: int | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Run the server until SIGINT/SIGTERM or the ``shutdown`` command; raises StartupError."""
+    logsetup.configure(cfg.log)
+    for w in cfg.warnings:
+        log.warning("%s", w)
+    rotator = logsetup.LogRotator(cfg.log)
     n = workers or cfg.workers or os.cpu_count() or 1
+    sock = bind_http(cfg.http_address)
     own_run_dir = not cfg.run_dir
     if own_run_dir:
         cfg.run_dir = tempfile.mkdtemp(prefix="dvid-run-")
-    st = ServerState(cfg, startup=True)
-
-    def shutdown() -> None:
-        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
-
-    rpc = CommandServer(st, shutdown)
-    rpc.start()
-    host, port = split_address(cfg.http_address, "0.0.0.0")
-    if host == "localhost":
-        host = "127.0.0.1"
-    log.info("DVID-compatible server: HTTP on %s:%d (%d worker%s), commands on %s, store %s",
-             host, port, n, "s" if n > 1 else "", cfg.rpc_address, st.store.description)
-    # Our httptools protocol bounds header size and time (server/protocol.py); h11's own limit is
-    # kept in step for a machine without httptools.
-    common = dict(host=host, port=port, log_level="warning", access_log=cfg.access_log,
-                  timeout_keep_alive=600, h11_max_incomplete_event_size=cfg.limits.max_header_bytes,
-                  http="dvid.server.protocol:BoundedHttpToolsProtocol")
+    rpc: CommandServer | None = None
+    st: ServerState | None = None
     try:
-        if n == 1:
-            uvicorn.Server(uvicorn.Config(create_app(cfg, st), **common)).run()
-        else:
-            os.environ["DVID_SERVER_CONFIG"] = cfg.to_json()
-            uvicorn.run("dvid.server.app:create_app_from_env", factory=True, workers=n, **common)
+        st = _open_state(cfg)
+
+        def shutdown() -> None:
+            log.info("shutdown requested through the command channel")
+            threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
+
+        try:
+            rpc = CommandServer(st, shutdown)
+        except OSError as e:
+            raise StartupError(f"cannot listen for commands on {cfg.rpc_address} (rpcAddress): "
+                               f"{e.strerror or e}") from None
+        rpc.start()
+        rotator.start()
+        host, port = sock.getsockname()[:2]
+        log.info("DVID-compatible server %s: HTTP on %s:%d (%d worker%s), commands on %s, store %s%s",
+                 __version__, host, port, n, "s" if n > 1 else "", cfg.rpc_address, st.store.description,
+                 f", log {cfg.log.logfile}" if cfg.log.logfile else "")
+        started = time.monotonic()
+        signal.signal(signal.SIGTERM, _stop)  # uvicorn re-raises the signal it caught once it is done
+        # Our httptools protocol bounds header size and time (server/protocol.py); h11's own limit is
+        # kept in step for a machine without httptools.
+        common: dict[str, Any] = dict(log_config=None, log_level=None, access_log=False, timeout_keep_alive=600,
+                                      h11_max_incomplete_event_size=cfg.limits.max_header_bytes,
+                                      http="dvid.server.protocol:BoundedHttpToolsProtocol")
+        try:
+            if n == 1:
+                uvicorn.Server(uvicorn.Config(with_access_log(create_app(cfg, st)), **common)).run(sockets=[sock])
+            else:
+                os.environ[_ENV] = cfg.to_json()
+                config = uvicorn.Config("dvid.server.serve:worker_app", factory=True, workers=n, **common)
+                Multiprocess(config, sockets=[sock]).run()
+        except (_Stopped, KeyboardInterrupt):
+            pass
+        log.info("DVID server stopped after %.0f s", time.monotonic() - started)
     finally:
-        rpc.stop()
-        st.datastore.close()
+        rotator.stop()
+        if rpc is not None:
+            rpc.stop()
+        sock.close()
+        if st is not None:
+            st.datastore.close()
         if own_run_dir:
             shutil.rmtree(cfg.run_dir, ignore_errors=True)

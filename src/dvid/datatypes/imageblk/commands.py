@@ -76,6 +76,15 @@ def _exclusive(ctx: InstanceContext):
     return release
 
 
+def summary(verb: str, job: Job, total: int, what: str, where: str) -> str:
+    """``loaded 6 of 9 files into g @ uuid; 3 failed: a.png, b.png, c.png`` (or all of them)."""
+    failed = sorted({e["file"] for e in job.record()["errors"] if e.get("file")})
+    if not failed:
+        return f"{verb} {total} {what} into {where}"
+    shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+    return f"{verb} {total - len(failed)} of {total} {what} into {where}; {len(failed)} failed: {shown}"
+
+
 def _grow_extents(ctx: InstanceContext, lo, hi) -> None:
     new = ext.grown(ctx.view, ctx.instance, list(lo), list(hi))
     if new:
@@ -91,16 +100,18 @@ def _load(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
     release = _exclusive(ctx)
     ctx.log_to_node("load " + " ".join(args[1:]))
 
+    block_bytes = int(np.prod(fmt.block_size)) * dt.vt.bytes_per_voxel
+
     def work(job: Job) -> str:
         try:
             job.set_totals(files=len(files))
             box = load_stack(ctx.view, fmt, files, offset, decode_image,
-                             on_progress=lambda f, b: job.advance(files=f, blocks=b),
+                             on_progress=lambda f, b: job.advance(files=f, blocks=b, nbytes=b * block_bytes),
                              on_error=job.error)
             if box is not None:
                 _grow_extents(ctx, *box)
                 pyramid_auto.after_write(dt, ctx)
-            return f"loaded {len(files)} files into {ctx.instance.name} @ {ctx.uuid}"
+            return summary("loaded", job, len(files), "files", f"{ctx.instance.name} @ {ctx.uuid}")
         finally:
             release()
 
@@ -142,6 +153,7 @@ def _put(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
                 off = list(offset)
                 off[normal] += k
                 n = write_region(ctx.view, fmt, vol, off)
+                job.advance(nbytes=vol.nbytes)
                 end = [off[0] + vol.shape[2] - 1, off[1] + vol.shape[1] - 1, off[2] + vol.shape[0] - 1]
                 lo = off if lo is None else [min(a, b) for a, b in zip(lo, off, strict=True)]
                 hi = end if hi is None else [max(a, b) for a, b in zip(hi, end, strict=True)]
@@ -149,7 +161,7 @@ def _put(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
             if lo is not None:
                 _grow_extents(ctx, lo, hi)
                 pyramid_auto.after_write(dt, ctx)
-            return f"put {len(files)} slices into {ctx.instance.name} @ {ctx.uuid}"
+            return summary("put", job, len(files), "slices", f"{ctx.instance.name} @ {ctx.uuid}")
         finally:
             release()
 

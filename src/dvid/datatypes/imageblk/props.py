@@ -51,6 +51,7 @@ VOXEL_TYPES = [
 _LABELS = {"blocksize": "BlockSize", "voxelsize": "VoxelSize", "voxelunits": "VoxelUnits",
            "minpoint": "MinPoint", "maxpoint": "MaxPoint", "background": "Background",
            "gridstore": "GridStore", "scalelevel": "ScaleLevel"}
+SETTINGS = tuple(_LABELS.values())
 
 
 def _string(settings: dict[str, Any], key: str) -> str | None:

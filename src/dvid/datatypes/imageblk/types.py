@@ -10,11 +10,13 @@ from dvid.datastore.view import VersionedView
 from dvid.datatypes.base import DataType, InstanceContext, Request, Response
 from dvid.datatypes.imageblk import commands, endpoints, pyramid_api, pyramid_auto
 from dvid.datatypes.imageblk import extents as ext
-from dvid.datatypes.imageblk.props import VoxelType, extended_json, init_props
+from dvid.datatypes.imageblk.props import SETTINGS, VoxelType, extended_json, init_props
 from dvid.errors import BadRequest
 
 
 class ImageBlkType(DataType):
+    settings = SETTINGS
+
     def __init__(self, vt: VoxelType) -> None:
         self.vt = vt
         self.name = vt.name

@@ -27,6 +27,7 @@ class RoiType(DataType):
     name = "roi"
     url = "github.com/janelia-flyem/dvid/datatype/roi"
     version = "0.1"
+    settings = ("BlockSize",)
 
     def help(self) -> str:
         return resources.files("dvid.datatypes.roi").joinpath("help.txt").read_text()
