@@ -22,7 +22,6 @@ from dvid.server.logsetup import LogSettings
 from dvid.server.suggest import closest
 
 
-
 class ConfigError(ValueError):
     """A configuration the server cannot start with: ``<file>: [section] key: problem``."""
 
