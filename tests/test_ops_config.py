@@ -48,6 +48,8 @@ def test_typos_and_dvid_only_keys_warn_with_the_closest_key(tmp_path):
     ('[server]\naccessLog = "yes"\n', '[server] accessLog: must be true or false, not "yes"'),
     ('[server]\nrwMode = "rw"\n', '[server] rwMode: must be one of "", "readonly", "fullwrite", not "rw"'),
     ('[logging]\nmax_log_size = -1\n', "[logging] max_log_size: must be positive, not -1"),
+    ("[server]\nmaxRequestBytes = 0\n", "[server] maxRequestBytes: must be at least 1, not 0"),
+    ('[server]\nreadTimeout = "1m"\n', '[server] readTimeout: must be a number, not "1m"'),
     ('[store.main]\nengine = "rocksdb"\npath = "x"\n', '[store.main] engine: unknown engine "rocksdb"'),
     ('[store.main]\npath = "x"\n', "[store.main] engine: missing"),
     ('[store.main]\nengine = "lmdb"\nsync = "no"\n', '[store.main] sync: must be true or false, not "no"'),
