@@ -11,6 +11,8 @@ the server allows them. No JavaScript console errors anywhere.
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,9 +22,9 @@ import pytest
 import requests
 from PIL import Image
 
-from clients.data import quadrants
-from clients.runner import ARTIFACTS, require_browser, run_script
-from clients.viewer import Shot, make_uint8blk
+from clients.data import downsample_mean, quadrants, synthetic_em
+from clients.runner import ARTIFACTS, ROOT, require_browser, run_script
+from clients.viewer import Shot, make_uint8blk, post_raw
 from conftest import DvidServer
 
 pytestmark = pytest.mark.slow
@@ -78,6 +80,14 @@ def _browse(server, browser_python) -> dict:
     level2 = np.zeros((64, 64, 64), np.uint8)  # writes are block-aligned: 32³ of data in one 64³ block
     level2[:32, :32, :32] = 255 - quadrants((32, 32, 32), square=16)
     make_uint8blk(base, root, "grayscale_2", "jpeg", level2)
+    em = synthetic_em((64, 256, 256))  # something that looks like data, for the README screenshot
+    for level in range(3):
+        post(base, f"/api/repo/{root}/instance", {"typename": "uint8blk", "dataname": "em" + (f"_{level}" if level else ""),
+             "BlockSize": "32,32,32", "VoxelSize": ",".join([str(4 << level)] * 2 + [str(40 << max(0, level - 2))])})
+        padded = np.zeros(tuple(-(-n // 32) * 32 for n in em.shape), np.uint8)
+        padded[: em.shape[0], : em.shape[1], : em.shape[2]] = em
+        post_raw(base, root, "em" + (f"_{level}" if level else ""), padded)
+        em = downsample_mean(em) if level < 2 else em
     post(base, f"/api/repo/{root}/instance", {"typename": "uint16blk", "dataname": "em16"})
     post(base, f"/api/repo/{root}/instance", {"typename": "roi", "dataname": "mito-roi"})
     post(base, f"/api/node/{root}/commit", {"note": "raw stack, aligned"})
@@ -89,10 +99,17 @@ def _browse(server, browser_python) -> dict:
     assert r.status_code == 200, r.text
     post(base, f"/api/node/{v1}/commit", {"note": "proofreading 1 done"})
     v2 = post(base, f"/api/node/{v1}/newversion", {"note": "proofreading 2"})["child"]
+    post(base, f"/api/node/{v2}/commit", {"note": "proofreading 2: 1,204 merges"})
+    v3 = post(base, f"/api/node/{v2}/newversion", {"note": "proofreading 3, in progress"})["child"]
     b1 = post(base, f"/api/node/{v1}/branch", {"branch": "alignment-fix", "note": "re-align z 40-60"})["child"]
+    post(base, f"/api/node/{b1}/commit", {"note": "slices 40-60 re-aligned"})
+    b2 = post(base, f"/api/node/{b1}/newversion", {"note": "check the seams"})["child"]
     out = drive(browser_python, "browse", base=base, root=root, uuid=root, instance="grayscale", zoom=2)
     nodes = requests.get(f"{base}/api/repo/{root}/info", timeout=30).json()["DAG"]["Nodes"]
-    return {"out": out, "root": root, "v1": v1, "v2": v2, "b1": b1, "nodes": nodes, "vol": vol, "base": base}
+    if os.environ.get("DVID_UPDATE_SCREENSHOT"):  # the README's picture, from this real run
+        shutil.copy(out["shots"]["console-repo-leaf"], ROOT / "docs" / "console.png")
+    return {"out": out, "root": root, "v1": v1, "v2": v2, "v3": v3, "b1": b1, "b2": b2, "nodes": nodes, "vol": vol,
+            "base": base}
 
 
 def _overview_shows_server_stores_and_load(browsed):
@@ -112,10 +129,10 @@ def _dag_lists_every_version_with_branch_state_and_leaves(browsed):
         assert d["branch"] == n["Branch"] and d["locked"] == n["Locked"], (d, n)
         assert uuid[:8] in d["text"]
     leaves = {u for u, d in dag.items() if d["leaf"]}
-    assert leaves == {browsed["v2"], browsed["b1"]}, "the leaf of each branch is marked"
-    assert "master" in dag[browsed["v2"]]["text"] and "alignment-fix" in dag[browsed["b1"]]["text"]
+    assert leaves == {browsed["v3"], browsed["b2"]}, "the leaf of each branch is marked"
+    assert "master" in dag[browsed["v3"]]["text"] and "alignment-fix" in dag[browsed["b2"]]["text"]
     assert "raw stack, aligned" in dag[browsed["root"]]["text"]  # the note
-    assert "open" in dag[browsed["v2"]]["text"] and "open" not in dag[browsed["v1"]]["text"]
+    assert "open" in dag[browsed["v3"]]["text"] and "open" not in dag[browsed["v2"]]["text"]
 
 
 def _version_panel_lists_instances_with_levels_and_thumbnails(browsed):
@@ -123,7 +140,8 @@ def _version_panel_lists_instances_with_levels_and_thumbnails(browsed):
     assert browsed["root"] in out["panel_text"] and "committed" in out["panel_text"]
     rows = {r["name"]: r for r in out["instances"]}
     # the _N levels sit next to their base, not as rows of their own
-    assert set(rows) == {"grayscale", "em16", "mito-roi", "other"}, sorted(rows)
+    assert set(rows) == {"grayscale", "em", "em16", "mito-roi", "other"}, sorted(rows)
+    assert rows["em"]["chips"] == ["0", "1", "2"] and rows["em"]["thumb"]["level"] == "1"  # 128² of level 1
     g = rows["grayscale"]
     assert g["levels"] == 3 and g["chips"] == ["0", "1", "2"]
     assert "uint8blk · jpeg" in g["cells"][1]

@@ -63,6 +63,9 @@ def browser(args: dict, profile: str) -> webdriver.Chrome:
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(args.get("chromedriver", "/usr/bin/chromedriver")))
     driver.set_page_load_timeout(60)
+    # the page's own size exactly (a laptop screen), whatever the window's frame takes
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": args.get("width", 1280), "height": args.get("height", 800), "deviceScaleFactor": 1, "mobile": False})
     return driver
 
 
@@ -177,7 +180,11 @@ def scenario_browse(p: Page, a: dict) -> dict:
     overview = p.d.execute_script("""return {server: document.querySelector('.server-card').textContent,
       stores: document.querySelector('.stores-card').textContent, load: document.querySelector('.load-card').textContent}""")
     p.shot("console-overview")
-    open_repo(p, a["base"], a["root"], a["uuid"])
+    open_repo(p, a["base"], a["root"])  # shows the leaf of master first
+    wait_instances_loaded(p)
+    p.shot("console-repo-leaf")
+    p.click(f'.dag-scroll svg rect.row[data-uuid="{a["uuid"]}"]')
+    p.wait(f"return document.querySelector('.node-panel[data-uuid=\"{a['uuid']}\"]')", what="the version panel")
     wait_instances_loaded(p)
     out = {"overview": overview, "dag": p.d.execute_script(DAG_JS), "instances": p.d.execute_script(INSTANCES_JS),
            "panel_text": p.d.find_element(By.CSS_SELECTOR, ".node-panel").text}
