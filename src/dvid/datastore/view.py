@@ -213,15 +213,19 @@ class VersionedView:
             yield VersionedView(self.store, self.instance_id, self.ancestry, reader=reader)
 
     # ---------------------------------------------------------------------------------------- writes
-    def write(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> None:
+    def write(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = (),
+              forget: Iterable[bytes] = ()) -> None:
         """Atomically store ``puts`` and delete ``deletes`` at this version.
 
         A put also clears this version's tombstone; a delete removes this version's value and writes
         a tombstone, never touching ancestors' values (they may belong to locked versions).
+        ``forget`` removes this version's own entries of those keys and leaves no tombstone (see
+        ``forget``), in the same batch.
         """
         iid, ver = self.instance_id, self.version
         store_puts: list[tuple[bytes, bytes]] = []
-        store_dels: list[bytes] = []
+        store_dels: list[bytes] = [k for tk in forget for k in (keys.data_key(iid, tk, ver),
+                                                                keys.data_key(iid, tk, ver, tombstone=True))]
         for tk in deletes:
             store_dels.append(keys.data_key(iid, tk, ver))
             store_puts.append((keys.data_key(iid, tk, ver, tombstone=True), b""))
@@ -236,10 +240,7 @@ class VersionedView:
     def forget(self, tks: Iterable[bytes]) -> None:
         """Physically remove this version's own entries (value and tombstone) of ``tks``, leaving
         no tombstone behind: for bookkeeping keys no other version holds."""
-        iid, ver = self.instance_id, self.version
-        dels = [k for tk in tks for k in (keys.data_key(iid, tk, ver), keys.data_key(iid, tk, ver, tombstone=True))]
-        if dels:
-            self.store.write(deletes=dels)
+        self.write(forget=tks)
 
     def put(self, tk: bytes, value: bytes) -> None:
         self.write(puts=[(tk, value)])

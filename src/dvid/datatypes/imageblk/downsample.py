@@ -84,12 +84,14 @@ def window_counts(lo: int, hi: int, first: int, n: int, f: int) -> np.ndarray:
 # -------------------------------------------------------------------------------------- kernels
 def _sum_axis(a: np.ndarray, axis: int, f: int, acc: np.dtype) -> np.ndarray:
     """Sum each run of ``f`` along ``axis`` (exact: ``acc`` holds the total)."""
-    idx = [slice(None)] * a.ndim
-    idx[axis] = slice(0, None, f)
-    out = a[tuple(idx)].astype(acc)
-    for j in range(1, f):
+    def part(j: int) -> np.ndarray:
+        idx = [slice(None)] * a.ndim
         idx[axis] = slice(j, None, f)
-        out += a[tuple(idx)]
+        return a[tuple(idx)]
+
+    out = np.add(part(0), part(1), dtype=acc)  # widening and the first sum in one pass
+    for j in range(2, f):
+        out += part(j)
     return out
 
 
@@ -105,6 +107,16 @@ def _window_sum(src: np.ndarray, f_zyx: Triple, acc: np.dtype) -> np.ndarray:
 
 def _divide_half_even(s: np.ndarray, n: np.ndarray | int) -> np.ndarray:
     """``round(s / n)`` with ties to even, for non-negative integer arrays (in their own dtype)."""
+    if isinstance(n, int) and n & (n - 1) == 0:  # a power of two (all whole windows of factors 2)
+        k = n.bit_length() - 1
+        if k == 0:
+            return s
+        # s = q·n + r; adding n/2 - 1 + (q & 1) carries into q exactly when r > n/2, or r = n/2 and q odd
+        t = (s >> k) & 1
+        t += n // 2 - 1
+        t += s
+        t >>= k
+        return t
     q = s // n
     r = s - q * n
     twice = r * 2

@@ -263,19 +263,19 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
             edges = edge_blocks(old_exts[k - 1] if old_exts else None, exts[k - 1], fs[k - 1],
                                 exts[k][0], exts[k][1], bs)
             b.incremental(np.concatenate([dirty, edges]) if len(edges) else dirty, stats)
+        b.flush(_extents_put(levels[k], exts[k]))
         changed = stats.changed
-        _put_extents(levels[k], exts[k])
         res.levels.append(stats)
         if job is not None:
             job.advance(files=1)
-    changes.consume(view0, pend)
     for lv in levels[1:]:
         changes.clear(lv.view)  # direct writes into a level are overwritten by derived data anyway
     res.seconds = time.monotonic() - t0
-    view0.put(STATE_TKEY, json.dumps({
+    state = json.dumps({
         "factors": [list(f) for f in fs], "method": cfg.method, "extents": [e[0], e[1]],
         "updated": datetime.now(UTC).astimezone().isoformat(), "last": res.summary(),
-    }).encode())
+    }).encode()
+    changes.consume(view0, pend, puts=[(STATE_TKEY, state)])  # one batch: done and recorded as done
     return res
 
 
@@ -302,11 +302,12 @@ def _estimate(pend: list[changes.Change], exts, bs: Triple, full_from: int) -> i
     return n
 
 
-def _put_extents(level: Level, e: tuple[list[int], list[int]]) -> None:
-    cur = ext.read_extents(level.view, level.instance)
+def _extents_put(level: Level, e: tuple[list[int], list[int]]) -> list[tuple[bytes, bytes]]:
+    """The level's extents key if it must change."""
     raw = level.view.get(ext.EXTENTS_TKEY)
-    if raw is None or cur != (list(e[0]), list(e[1])):
-        level.view.put(ext.EXTENTS_TKEY, ext.encode_extents(*e))
+    if raw is None or ext.read_extents(level.view, level.instance) != (list(e[0]), list(e[1])):
+        return [(ext.EXTENTS_TKEY, ext.encode_extents(*e))]
+    return []
 
 
 # ----------------------------------------------------------------------------------------- status

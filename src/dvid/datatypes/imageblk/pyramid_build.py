@@ -28,6 +28,8 @@ from dvid.datatypes.imageblk.voxels import BLOCK_CLASS, block_tkey, block_x, enc
 from dvid.geometry import Box
 
 TILE_BYTES = 48 << 20  # source bytes per tile
+BATCH_BYTES = 64 << 20  # encoded bytes per write batch: an update of a few blocks is one commit per level
+BATCH_BLOCKS = 2000
 
 
 @dataclass
@@ -93,6 +95,9 @@ class LevelBuilder:
         bx, by, bz = fmt.block_size
         per_block = bx * by * bz * fmt.dtype.itemsize * fmt.channels * self.f[0] * self.f[1] * self.f[2]
         self.tile_blocks = max(1, TILE_BYTES // per_block)
+        self._puts: list[tuple[bytes, bytes]] = []
+        self._dels: list[bytes] = []
+        self._bytes = 0
 
     # ------------------------------------------------------------------------------ what to do
     def full(self, stats: LevelStats) -> None:
@@ -174,8 +179,11 @@ class LevelBuilder:
             if not present[x - x0]:
                 deletes.append(block_tkey(x, cy, cz))
                 changed.append(x)
-        if puts or deletes:
-            self.dst.view.write(puts=puts, deletes=deletes)  # no change record: levels are derived
+        self._puts += puts
+        self._dels += deletes
+        self._bytes += sum(len(v) for _, v in puts)
+        if self._bytes >= BATCH_BYTES or len(self._puts) + len(self._dels) >= BATCH_BLOCKS:
+            self.flush()
         stats.written += len(puts)
         stats.deleted += len(deletes)
         if self.keep_changed and changed:
@@ -183,6 +191,14 @@ class LevelBuilder:
             c[:, 0], c[:, 1], c[:, 2] = changed, cy, cz
             stats.changed.append(c)
         self.progress(nb)
+
+    def flush(self, extra_puts: list[tuple[bytes, bytes]] | None = None) -> None:
+        """Write what the tiles so far produced (with ``extra_puts`` of the level instance) in one
+        atomic batch. No change record: the levels are derived data."""
+        puts = self._puts + (extra_puts or [])
+        if puts or self._dels:
+            self.dst.view.write(puts=puts, deletes=self._dels)
+        self._puts, self._dels, self._bytes = [], [], 0
 
     def _downsample(self, data: np.ndarray, win_lo, win_hi, val_lo, val_hi) -> np.ndarray:
         """Downsample the valid voxels ``data``, zero-padded out to whole windows if needed."""
