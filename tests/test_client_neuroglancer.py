@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 
 from clients.data import DARK, LIGHT, checkerboard, quadrants
 from clients.proxy import LoggingProxy, StaticServer
@@ -148,3 +149,30 @@ def test_sparse_volume_missing_blocks(server, repo, proxy, viewer, browser):
         assert shot.background(dx, dy), f"{dx},{dy}: {shot.rgb(dx, dy)} ({shot.path})"
     # and outside the volume too
     assert shot.background(-150, 0), shot.path
+
+
+def test_zoomed_out_reads_the_servers_pyramid(server, repo, proxy, viewer, browser):
+    # 512x512x64 voxels, a checkerboard of 128-voxel squares; the server builds gz_1 ... gz_3
+    make_uint8blk(server.url, repo, "gz", "jpeg", checkerboard((64, 512, 512), square=128))
+    res = server.cli("node", repo, "gz", "pyramid")
+    assert res.returncode == 0, res.stderr
+    info = requests.get(f"{server.url}/api/repo/{repo}/info").json()["DataInstances"]
+    assert {"gz_1", "gz_2", "gz_3"} <= set(info) and "gz_4" not in info
+    # 8 voxels per screen pixel: neuroglancer reads level 3, where a square is 16 voxels = 16 px
+    url = viewer_url(viewer.url, proxy.url, repo[:8], "gz", [256, 256, 32.5], 8)
+    shot = screenshot(browser[0], url, "ng-pyramid-zoomed-out")
+
+    assert_metadata_and_cors(proxy, viewer)
+    level3 = chunk_requests(proxy, "gz_3", "subvolblocks")
+    assert level3, f"no request to the level-3 instance: {[e.path for e in proxy.exchanges()]}"
+    assert all(e.length > 16 for e in level3), level3
+    assert not chunk_requests(proxy, "gz", "subvolblocks"), "zoomed out, yet full-resolution blocks were read"
+    assert not shot.chunk_errors(), shot.chunk_errors()
+    assert not shot.severe(), shot.severe()
+    assert shot.ready
+    # the centre is voxel (256, 256); square (i, j) is LIGHT where i + j is even
+    for (dx, dy), want in {(-8, -8): LIGHT, (8, -8): DARK, (-8, 8): DARK, (8, 8): LIGHT,
+                           (-24, -24): LIGHT, (-24, -8): DARK, (24, -8): LIGHT, (24, 24): LIGHT}.items():
+        got = shot.gray(dx, dy)
+        assert abs(got - want) <= TOL, f"pixel at {dx},{dy} from centre is {got}, want {want} ({shot.path})"
+    assert shot.background(0, -40), f"outside the volume nothing is drawn ({shot.path})"
