@@ -76,6 +76,12 @@ def export(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: di
     e = ext.read_extents(ctx.view, ctx.instance)
     if e is None:
         raise BadRequest(f'data instance "{ctx.instance.name}" has no extents at node {ctx.uuid}: nothing to export')
+    from dvid.datatypes.imageblk import pyramid_io  # imports this module
+
+    if settings.get("pyramid", "true").lower() not in ("false", "0", "no"):
+        levels = pyramid_io.levels_to_export(ctx)
+        if len(levels) > 1:
+            return pyramid_io.export_pyramid(dt, ctx, dest, fmt, levels)
     lo, hi = e
     size = [h - lo_ + 1 for lo_, h in zip(lo, hi, strict=True)]
     bs = block_size(ctx.instance)
@@ -130,6 +136,11 @@ def import_(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: d
     fmt = settings.get("format") or _detect(src)
     if fmt not in FORMATS:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    from dvid.datatypes.imageblk import pyramid_io  # imports this module
+
+    scales = pyramid_io.open_multiscale(src, fmt)
+    if scales is not None:
+        return pyramid_io.import_pyramid(dt, ctx, src, fmt, scales, settings)
     driver = "zarr3" if fmt == "zarr3" else "neuroglancer_precomputed"
     try:
         vol = ts.open({"driver": driver, "kvstore": _kvstore(src), "open": True}).result()

@@ -279,6 +279,17 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
     return res
 
 
+def mark_current(ctx: InstanceContext, cfg: Config, fs: list[Triple]) -> None:
+    """Record that the levels at ctx's version reflect level 0 as it is now (an imported pyramid)."""
+    e = ext.read_extents(ctx.view, ctx.instance)
+    if e is None:
+        return
+    ctx.view.put(STATE_TKEY, json.dumps({
+        "factors": [list(f) for f in fs], "method": cfg.method, "extents": [e[0], e[1]],
+        "updated": datetime.now(UTC).astimezone().isoformat(), "last": {"levels": [], "imported": True},
+    }).encode())
+
+
 def _first_full_level(state: dict[str, Any] | None, cfg: Config, fs: list[Triple], full: bool) -> int:
     """The lowest level that must be rebuilt in full (levels above it follow); len+1 if none."""
     if full or state is None or state.get("method") != cfg.method:
