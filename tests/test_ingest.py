@@ -121,7 +121,7 @@ def test_put_remote_from_client_disk(server, repo, tmp_path):
     write_stack(tmp_path, stack)
     res = server.cli(f"--http={server.url}", "node", repo, "g", "put", "remote", "xy", "3,4,28", str(tmp_path / "img*.png"))
     assert res.returncode == 0, res.stderr
-    assert "put 10 of 10 files" in res.stdout
+    assert f"put 10 files into g @ {repo}" in res.stdout
     got = raw(base, (64, 64, 40), (0, 0, 0))
     expect = np.zeros((40, 64, 64), np.uint8)
     expect[:32] = 9

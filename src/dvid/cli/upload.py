@@ -1,9 +1,10 @@
 """``put remote``: ingest image files from the user's own disk over HTTP.
 
-DVID never implemented this. Files are decoded here, grouped into block-aligned slabs along the
-plane's normal, and each slab is written with a read-modify-write through the public API (GET the
-aligned region, paste the images, POST it back), so users without access to the server's disk can
-ingest and nothing outside the pasted pixels changes.
+DVID never implemented this. Files are decoded here and written through ``dvid.client``'s
+``Volume``: consecutive slices of one size inside one block slab go up as one box, whose partial
+blocks the client reads, pastes and posts back, so nothing outside the pasted pixels changes. The
+instance's extents end as voxel extents (the images' footprints joined with what was there), the
+same as the server-side ``load`` gives.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import glob
 import os
 import sys
+import time
 
 import numpy as np
-import requests
 from tqdm import tqdm
 
+from dvid.client import DVIDClient, DVIDError
 from dvid.codecs.images import decode_image
 
-_PLANES = {"xy": 2, "0_1": 2, "xz": 1, "0_2": 1, "yz": 0, "1_2": 0}
+_PLANES = {"xy": 2, "0_1": 2, "xz": 1, "0_2": 1, "yz": 0, "1_2": 0}  # plane -> normal axis (x=0, y=1, z=2)
 
 
 def put_remote(url: str, uuid: str, name: str, plane: str, offset_s: str, patterns: list[str]) -> int:
@@ -36,42 +38,55 @@ def put_remote(url: str, uuid: str, name: str, plane: str, offset_s: str, patter
     if not files:
         print("dvid: no files match " + " ".join(patterns), file=sys.stderr)
         return 1
-    base = f"{url.rstrip('/')}/api/node/{uuid}/{name}"
-    s = requests.Session()
-    r = s.get(f"{base}/info", timeout=60)
-    if r.status_code != 200:
-        print(r.text.rstrip(), file=sys.stderr)
+    try:
+        vol = DVIDClient(url).volume(uuid, name)
+    except DVIDError as e:
+        print(f"dvid: {e.message}", file=sys.stderr)
         return 1
-    ext = r.json()["Extended"]
-    bs = ext["BlockSize"]
-    channels = len(ext["Values"])
-    dtype = np.dtype(ext["Values"][0]["DataType"]).newbyteorder("<")
-    b = bs[normal]
-    errors = 0
+    failed: list[str] = []
+    b = vol.block_size[2 - normal]  # block edge along the normal ([z, y, x] order)
     bar = tqdm(total=len(files), unit="file", desc=f"put remote {name}", file=sys.stderr)
-    k = 0
-    while k < len(files):
-        pos = offset[normal] + k
-        group = list(range(k, min(len(files), k + (pos // b + 1) * b - pos)))
-        imgs = []
-        for i in group:
-            try:
-                with open(files[i], "rb") as f:
-                    img = decode_image(f.read())
-                imgs.append((i, _to_voxels(img, dtype, channels)))
-            except Exception as e:  # report the file and keep going, like a server job
-                print(f"error: {files[i]}: {e}", file=sys.stderr)
-                errors += 1
-        if imgs:
-            err = _write_slab(s, base, imgs, group[0], offset, normal, bs, dtype, channels)
-            if err:
-                print(f"error: files {files[group[0]]}..{files[group[-1]]}: {err}", file=sys.stderr)
-                errors += len(imgs)
+    t0, written = time.monotonic(), 0
+    group: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        nonlocal written
+        if not group:
+            return
+        try:
+            _write_group(vol, group, offset, normal)
+            written += sum(im.nbytes for _, im in group)
+        except DVIDError as e:
+            print(f"error: {files[group[0][0]]}..{files[group[-1][0]]}: {e.message}", file=sys.stderr)
+            failed.extend(files[i] for i, _ in group)
         bar.update(len(group))
-        k = group[-1] + 1
+        bar.set_postfix_str(f"{written / 1e6 / max(time.monotonic() - t0, 1e-3):.1f} MB/s")
+        group.clear()
+
+    for k, path in enumerate(files):
+        try:
+            with open(path, "rb") as f:
+                img = _to_voxels(decode_image(f.read()), vol.dtype, vol.channels)
+        except Exception as e:  # report the file and keep going, like a server job
+            print(f"error: {path}: {e}", file=sys.stderr)
+            failed.append(path)
+            flush()
+            bar.update(1)
+            continue
+        pos = offset[normal] + k
+        if group and (img.shape != group[0][1].shape or pos // b != (offset[normal] + group[0][0]) // b
+                      or group[-1][0] != k - 1):
+            flush()
+        group.append((k, img))
+    flush()
     bar.close()
-    print(f"put {len(files) - errors} of {len(files)} files into {name} @ {uuid}")
-    return 1 if errors else 0
+    where = f"{name} @ {uuid}"
+    if not failed:
+        print(f"put {len(files)} files into {where}")
+        return 0
+    shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+    print(f"put {len(files) - len(failed)} of {len(files)} files into {where}; {len(failed)} failed: {shown}")
+    return 1
 
 
 def _to_voxels(img: np.ndarray, dtype: np.dtype, channels: int) -> np.ndarray:
@@ -88,36 +103,21 @@ def _to_voxels(img: np.ndarray, dtype: np.dtype, channels: int) -> np.ndarray:
     return img.astype(dtype)
 
 
-def _write_slab(s: requests.Session, base: str, imgs, first: int, offset, normal: int, bs, dtype, channels) -> str:
-    """Read-modify-write the block-aligned region holding these slices; returns an error text."""
-    # image axes -> volume axes: width/height map to the two in-plane axes
-    inplane = [a for a in (0, 1, 2) if a != normal]
-    h = max(im.shape[0] for _, im in imgs)
-    w = max(im.shape[1] for _, im in imgs)
-    lo = list(offset)
-    lo[normal] = offset[normal] + first
-    hi = list(lo)
-    hi[inplane[0]] += w - 1
-    hi[inplane[1]] += h - 1
-    hi[normal] = offset[normal] + imgs[-1][0]
-    alo = [(v // b) * b for v, b in zip(lo, bs, strict=True)]
-    ahi = [(v // b + 1) * b for v, b in zip(hi, bs, strict=True)]
-    size = [e - a for a, e in zip(alo, ahi, strict=True)]
-    extra = (channels,) if channels > 1 else ()
-    path = f"raw/0_1_2/{size[0]}_{size[1]}_{size[2]}/{alo[0]}_{alo[1]}_{alo[2]}"
-    r = s.get(f"{base}/{path}", timeout=600)
-    if r.status_code != 200:
-        return r.text.rstrip()
-    vol = np.frombuffer(r.content, dtype).reshape((size[2], size[1], size[0]) + extra).copy()
-    for i, im in imgs:
-        p = list(offset)
-        p[normal] += i
-        rel = [p[a] - alo[a] for a in range(3)]
-        if normal == 2:
-            vol[rel[2], rel[1] : rel[1] + im.shape[0], rel[0] : rel[0] + im.shape[1]] = im
-        elif normal == 1:
-            vol[rel[2] : rel[2] + im.shape[0], rel[1], rel[0] : rel[0] + im.shape[1]] = im
-        else:
-            vol[rel[2] : rel[2] + im.shape[0], rel[1] : rel[1] + im.shape[1], rel[0]] = im
-    r = s.post(f"{base}/{path}", data=memoryview(np.ascontiguousarray(vol)).cast("B"), timeout=600)
-    return "" if r.status_code == 200 else r.text.rstrip()
+def _write_group(vol, group: list[tuple[int, np.ndarray]], offset: list[int], normal: int) -> None:
+    """Slices ``group`` (same size, consecutive) as one [z, y, x] box at their place in the volume."""
+    stack = np.stack([im for _, im in group])  # [slice, height, width(, c)]
+    if normal == 2:  # xy: slices along z, height y, width x
+        box = stack
+    elif normal == 1:  # xz: slices along y, height z, width x
+        box = stack.swapaxes(0, 1)
+    else:  # yz: slices along x, height z, width y
+        box = np.moveaxis(stack, 0, 2)
+    x, y, z = offset
+    first = group[0][0]
+    if normal == 2:
+        z += first
+    elif normal == 1:
+        y += first
+    else:
+        x += first
+    vol.write((z, y, x), np.ascontiguousarray(box))

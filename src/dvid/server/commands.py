@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dvid.datatypes import registry
 from dvid.errors import BadRequest
 from dvid.server.context import ServerContext
+from dvid.server.node_commands import NODE_COMMANDS, run_node_command
 from dvid.server.state import ServerState
 from dvid.server.suggest import instance_note
 
@@ -35,6 +36,10 @@ RPC_HELP = """Commands accepted by this server (send with: dvid [--rpc HOST:PORT
   repo <uuid> merge <uuid2> [<uuid3> ...]
   repo <uuid> rename <old name> <new name> [passcode]
   repo <uuid> delete <name or data uuid> [passcode]
+  node <uuid> commit [note]                   commit (lock) a node; then newversion or branch
+  node <uuid> log [line ...]                  show or append to a node's log
+  node <uuid> note [text]                     show or set a node's note
+  node <uuid> status                          committed or open, branch, parents, children
   node <uuid> <name> help
   node <uuid> <name> <datatype command ...>   e.g. load, put, roi for image instances
   jobs                                        JSON list of long-running jobs
@@ -170,6 +175,8 @@ def _repo(st: ServerState, pos: list[str], settings: dict[str, str], args: list[
 
 
 def _node(st: ServerState, pos: list[str], settings: dict[str, str], args: list[str]) -> CommandResult:
+    if len(args) >= 3 and args[2].lower() in NODE_COMMANDS and not (args[2].lower() == "status" and len(args) > 3):
+        return CommandResult(run_node_command(st, args[1], args[2].lower(), args[3:]))
     if len(pos) < 4:
         raise BadRequest("node command needs <uuid> <data name> <command...>")
     ds = st.datastore

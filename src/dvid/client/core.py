@@ -1,14 +1,6 @@
-"""A small Python client for DVID-compatible servers: numpy arrays in, numpy arrays out.
-
-    from dvid.client import DVIDClient
-    c = DVIDClient("http://localhost:8000")
-    uuid = c.new_repo("em", "my volume")
-    c.new_instance(uuid, "uint8blk", "grayscale", BlockSize="64,64,64")
-    c.post_raw(uuid, "grayscale", volume_zyx, offset_xyz=(0, 0, 0))
-    sub = c.raw(uuid, "grayscale", size_xyz=(100, 100, 10), offset_xyz=(5, 5, 5))   # [z, y, x]
-
-Works against Go DVID as well; it only uses the public HTTP API. Sizes and offsets are (x, y, z) as
-in DVID URLs; arrays are [z, y, x] (or [z, y, x, 4] for rgba8blk) as numpy clients expect.
+"""``DVIDClient``: repos, versions and instances over DVID's HTTP API, and the raw calls a
+``Volume`` is built on. Sizes and offsets are (x, y, z) as in DVID URLs; arrays are [z, y, x] (or
+[z, y, x, 4] for rgba8blk) as numpy users expect, and always writable.
 """
 
 from __future__ import annotations
@@ -16,19 +8,15 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import requests
 
+from dvid.client.errors import DVIDConnectionError, DVIDError, ServerBusy, UnsupportedVolume
 
-class DVIDError(RuntimeError):
-    """A non-200 answer: ``status`` and the server's one-line ``message``."""
-
-    def __init__(self, status: int, message: str, url: str) -> None:
-        super().__init__(f"{status}: {message} [{url}]")
-        self.status = status
-        self.message = message
+if TYPE_CHECKING:
+    from dvid.client.volume import Volume
 
 
 _DTYPES = {"uint8blk": (np.uint8, 1), "rgba8blk": (np.uint8, 4), "uint16blk": (np.uint16, 1),
@@ -39,9 +27,26 @@ def _xyz(t: Sequence[int]) -> str:
     return "_".join(str(int(v)) for v in t)
 
 
+def voxel_type(typename: str, url: str) -> tuple[np.dtype, int]:
+    """The numpy dtype and channel count of an image type; other types raise UnsupportedVolume."""
+    if typename not in _DTYPES:
+        raise UnsupportedVolume(f"{typename} is not an image type ({', '.join(_DTYPES)})", url)
+    dt, ch = _DTYPES[typename]
+    return np.dtype(dt).newbyteorder("<"), ch
+
+
+def _reason(e: Exception) -> str:
+    """The innermost reason of a requests connection error ("Connection refused")."""
+    inner = e.args[0] if e.args else e
+    text = str(getattr(inner, "reason", inner))
+    return text.rsplit("] ", 1)[-1] if "[Errno" in text else text
+
+
 class DVIDClient:
     def __init__(self, url: str, *, timeout: float = 600.0, session: requests.Session | None = None) -> None:
-        self.url = url.rstrip("/")
+        """``url`` is the server's HTTP address; ``"localhost:8000"`` means ``http://localhost:8000``."""
+        url = url.strip().rstrip("/")
+        self.url = url if "://" in url else f"http://{url}"
         self.timeout = timeout
         self.session = session or requests.Session()
         self._types: dict[tuple[str, str], str] = {}
@@ -49,16 +54,44 @@ class DVIDClient:
     # ------------------------------------------------------------------------------ plumbing
     def _check(self, r: requests.Response) -> requests.Response:
         if r.status_code != 200:
-            raise DVIDError(r.status_code, r.text.strip(), r.url)
+            kind = ServerBusy if r.status_code == 503 else DVIDError
+            raise kind(r.status_code, r.text.strip(), r.url)
         return r
 
+    def request(self, method: str, path: str, *, stream: bool = False, **kw: Any) -> requests.Response:
+        """One HTTP request; a non-200 answer raises DVIDError, an unreachable server
+        DVIDConnectionError (never a bare requests exception)."""
+        url = f"{self.url}{path}"
+        try:
+            r = self.session.request(method, url, timeout=self.timeout, stream=stream, **kw)
+        except requests.ConnectionError as e:
+            raise DVIDConnectionError(f"cannot reach the DVID server at {self.url}: {_reason(e)}", url) from None
+        except requests.Timeout:
+            raise DVIDConnectionError(f"no answer from {self.url} within {self.timeout:g} s", url) from None
+        return self._check(r)
+
     def get(self, path: str, **params: Any) -> requests.Response:
-        return self._check(self.session.get(f"{self.url}{path}", params=params or None, timeout=self.timeout))
+        return self.request("GET", path, params=params or None)
 
     def post(self, path: str, data: Any = None, json_body: Any = None, **params: Any) -> requests.Response:
         body = json.dumps(json_body) if json_body is not None else data
-        return self._check(self.session.post(f"{self.url}{path}", data=body, params=params or None,
-                                             timeout=self.timeout))
+        return self.request("POST", path, data=body, params=params or None)
+
+    def read_into(self, path: str, out: np.ndarray, **params: Any) -> np.ndarray:
+        """GET ``path`` straight into ``out``'s memory (no intermediate bytes object)."""
+        r = self.request("GET", path, stream=True, params=params or None)
+        with r:
+            buf = memoryview(out).cast("B")
+            got = 0
+            while got < len(buf):
+                n = r.raw.readinto(buf[got:])
+                if not n:
+                    break
+                got += n
+            if got != len(buf) or r.raw.read(1):
+                raise DVIDError(r.status_code, f"expected {len(buf)} bytes of voxels, got {'more' if got == len(buf) else got}",
+                                r.url)
+        return out
 
     # ------------------------------------------------------------------------ repos and versions
     def new_repo(self, alias: str = "", description: str = "", root: str | None = None) -> str:
@@ -112,8 +145,14 @@ class DVIDClient:
         key = (uuid, name)
         if key not in self._types:
             self._types[key] = self.info(uuid, name)["Base"]["TypeName"]
-        dt, ch = _DTYPES.get(self._types[key], (np.uint8, 1))
-        return np.dtype(dt).newbyteorder("<"), ch
+        return voxel_type(self._types[key], f"{self.url}/api/node/{uuid}/{name}")
+
+    def volume(self, uuid: str, name: str, *, scale: int = 0) -> Volume:
+        """A numpy-sliceable handle on an image instance (``scale=N``: pyramid level N, the instance
+        ``<name>_N`` in neuroglancer's convention)."""
+        from dvid.client.volume import Volume
+
+        return Volume(self, uuid, name, scale=scale)
 
     # ------------------------------------------------------------------------------------ voxels
     def raw(self, uuid: str, name: str, size_xyz: Sequence[int], offset_xyz: Sequence[int] = (0, 0, 0),
@@ -125,13 +164,15 @@ class DVIDClient:
             params["roi"] = roi
         if throttle:
             params["throttle"] = "true"
-        r = self.get(f"/api/node/{uuid}/{name}/raw/0_1_2/{_xyz(size_xyz)}/{_xyz(offset_xyz)}", **params)
         sx, sy, sz = size_xyz
-        return np.frombuffer(r.content, dtype).reshape((sz, sy, sx) + ((ch,) if ch > 1 else ()))
+        out = np.empty((sz, sy, sx) + ((ch,) if ch > 1 else ()), dtype)
+        return self.read_into(f"/api/node/{uuid}/{name}/raw/0_1_2/{_xyz(size_xyz)}/{_xyz(offset_xyz)}", out,
+                              **params)
 
     def post_raw(self, uuid: str, name: str, array: np.ndarray, offset_xyz: Sequence[int] = (0, 0, 0),
                  *, roi: str | None = None, mutate: bool = False) -> None:
-        """Write a block-aligned [z, y, x(, c)] array with its first voxel at ``offset_xyz``."""
+        """Write a block-aligned [z, y, x(, c)] array with its first voxel at ``offset_xyz`` (a
+        ``Volume`` writes any box)."""
         dtype, ch = self._voxel_type(uuid, name)
         a = np.ascontiguousarray(array, dtype=dtype)
         sz, sy, sx = a.shape[:3]
