@@ -138,8 +138,29 @@ def server_factory(tmp_path_factory) -> Iterator[Callable[..., DvidServer]]:
         s.stop()
 
 
+pytest_plugins = ["seaweed"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test module that sets ``STORES = ("lmdb", "s3")`` runs every test using ``server`` once per
+    store: the same HTTP suite against LMDB and against S3 on a real SeaweedFS."""
+    stores = getattr(metafunc.module, "STORES", None)
+    if stores and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", stores, scope="module")
+
+
 @pytest.fixture(scope="module")
-def server(server_factory) -> DvidServer:
+def store_kind() -> str:
+    return "lmdb"
+
+
+@pytest.fixture(scope="module")
+def server(server_factory, store_kind, request) -> DvidServer:
+    if store_kind == "s3":
+        import uuid
+
+        sw = request.getfixturevalue("seaweed")
+        return server_factory(store_section=sw.toml("suite", uuid.uuid4().hex))
     return server_factory()
 
 

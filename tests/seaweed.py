@@ -34,9 +34,13 @@ def weed_binary() -> str | None:
 
 
 class Seaweed:
-    def __init__(self) -> None:
+    def __init__(self, *, metrics: bool = False, volume_size_mb: int = 64) -> None:
+        """``metrics``: serve Prometheus metrics (``request_counts``); ``volume_size_mb``: the
+        master's volume size limit (64 keeps tests' disk use small; benchmarks use 512)."""
         self.dir = Path(tempfile.mkdtemp(prefix="seaweed-"))
         self.s3_port = _free()
+        self.metrics_port = _free() if metrics else 0
+        self.volume_size_mb = volume_size_mb
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -55,10 +59,12 @@ class Seaweed:
         cmd = [weed, "server", "-master.telemetry=false", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                f"-dir={self.dir / 'data'}", f"-master.port={ports['master']}", f"-master.port.grpc={ports['mg']}",
                f"-volume.port={ports['volume']}", f"-volume.port.grpc={ports['vg']}", "-volume.max=0",
-               "-master.volumeSizeLimitMB=64", "-volume.preStopSeconds=0",
+               f"-master.volumeSizeLimitMB={self.volume_size_mb}", "-volume.preStopSeconds=0",
                "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={ports['fg']}",
                "-s3", f"-s3.port={self.s3_port}", f"-s3.port.grpc={ports['sg']}", f"-s3.config={self.dir / 's3.json'}",
                "-s3.port.iceberg=0", "-s3.port.lance=0"]
+        if self.metrics_port:
+            cmd += [f"-metricsPort={self.metrics_port}", "-metricsIp=127.0.0.1"]
         log = open(self.dir / "weed.log", "wb")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 60
@@ -77,6 +83,19 @@ class Seaweed:
                 time.sleep(0.3)
         self.stop()
         raise RuntimeError("SeaweedFS did not become ready in 60 s")
+
+    def request_counts(self) -> dict[str, int]:
+        """S3 requests served so far, by type (GET, PUT, LIST, DELETE, HEAD, POST)."""
+        import re
+        import urllib.request
+
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read().decode()
+        out: dict[str, int] = {}
+        for m in re.finditer(r'^SeaweedFS_s3_request_total\{([^}]*)\} ([0-9.e+]+)$', text, re.M):
+            kind = re.search(r'type="([^"]+)"', m.group(1))
+            if kind:
+                out[kind.group(1)] = out.get(kind.group(1), 0) + int(float(m.group(2)))
+        return out
 
     def options(self, bucket: str, prefix: str) -> dict:
         return {"bucket": bucket, "prefix": prefix, "endpoint": self.endpoint, "region": "us-east-1",

@@ -16,6 +16,10 @@ YD = np.array([0x33, 0xB2, 0x77, 0xD0, 0x4F], np.uint8)
 ZD = np.array([0x5C, 0x89, 0x40, 0x13, 0xCA], np.uint8)
 
 
+#: the whole module runs against LMDB and against S3 on a real SeaweedFS (conftest.py)
+STORES = ("lmdb", "s3")
+
+
 def make_volume(offset, size):
     """DVID's test pattern: value(x,y,z) = xdata[x%5] ^ ydata[y%5] ^ zdata[z%5], [z, y, x] order."""
     x = np.arange(offset[0], offset[0] + size[0]) % 5

@@ -11,6 +11,10 @@ SPANS = [[100, 101, 200, 210], [100, 102, 200, 210], [100, 103, 201, 212], [101,
          [102, 104, 203, 217], [103, 101, 200, 210], [103, 103, 200, 210], [103, 105, 201, 212]]
 
 
+#: the whole module runs against LMDB and against S3 on a real SeaweedFS (conftest.py)
+STORES = ("lmdb", "s3")
+
+
 def make_roi(server, uuid, name="roi", **settings):
     r = requests.post(f"{server.url}/api/repo/{uuid}/instance", json={"typename": "roi", "dataname": name, **settings})
     assert r.status_code == 200, r.text

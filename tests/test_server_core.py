@@ -7,6 +7,9 @@ import string
 
 import requests
 
+#: the whole module runs against LMDB and against S3 on a real SeaweedFS (conftest.py)
+STORES = ("lmdb", "s3")
+
 
 def post(server, path, body=None, **kw):
     data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)

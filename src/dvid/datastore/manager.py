@@ -25,6 +25,7 @@ from dvid.datastore.instances import RESERVED_NAMES
 from dvid.datastore.metadata import Metadata
 from dvid.datastore.model import INITIAL_MUTATION_ID, Node, NodeRef, Repo
 from dvid.datastore.view import Ancestry, VersionedView
+from dvid.datastore.views import drop_instance_data, drop_version_data, view_for
 from dvid.errors import BadRequest
 from dvid.storage.base import Engine
 
@@ -126,9 +127,19 @@ class Datastore:
         return self._view_at(repo, node, instance)
 
     def _view_at(self, repo: Repo, node: Node, instance: Instance) -> VersionedView:
-        if not instance.versioned:
-            node = repo.nodes[repo.root]
-        return VersionedView(self.store_for(instance), instance.instance_id, self._ancestry(repo, node))
+        store = self.store_for(instance)
+        if not instance.versioned:  # written at the root version, locked or not
+            return view_for(store, instance.instance_id, self._ancestry(repo, repo.nodes[repo.root]))
+        return view_for(store, instance.instance_id, self._ancestry(repo, node), self._locked_versions(repo))
+
+    def _locked_versions(self, repo: Repo) -> frozenset[int]:
+        """Versions whose data never changes again (object-store indexes cache them for good),
+        once per repo per generation."""
+        memo = self._md.current.memo
+        got = memo.get(("locked", repo.root))
+        if got is None:
+            got = memo[("locked", repo.root)] = frozenset(n.version_id for n in repo.nodes.values() if n.locked)
+        return got
 
     def _ancestry(self, repo: Repo, node: Node) -> Ancestry:
         """The ancestry of ``node``. A version's ancestors never change (and repo ids are never
@@ -173,7 +184,7 @@ class Datastore:
             raise BadRequest(f"Passcode does not match for repo with root {root}")
         stores = {i.instance_id: self.store_for(i) for i in repo.instances.values()}
         for iid in self._md.mutate(lambda t: repos.delete_repo(t, root)):
-            stores.get(iid, self.store).delete_range(*keys.instance_range(iid))
+            drop_instance_data(stores.get(iid, self.store), iid)
 
     def set_node_note(self, ref: NodeRef, note: str) -> None:
         self._md.mutate(lambda t: repos.set_node_note(t, ref, note))
@@ -240,7 +251,7 @@ class Datastore:
             for inst in insts:
                 if not inst.versioned:
                     continue
-                merged = VersionedView(self.store_for(inst), inst.instance_id, Ancestry(virtual, pm))
+                merged = view_for(self.store_for(inst), inst.instance_id, Ancestry(virtual, pm))
                 ks = conflicts.conflicting_keys(self.view(top, inst), self.view(low, inst), merged)
                 if ks:
                     found.setdefault(low.uuid, {})[inst.instance_id] = ks
@@ -249,18 +260,18 @@ class Datastore:
         first = self._md.mutate(lambda t: conflicts.reserve_versions(t, len(found)))
         children = {u: (repos.new_uuid(), first + i) for i, u in enumerate(found)}
         by_id = {i.instance_id: i for i in insts}
-        written: list[tuple[Engine, bytes]] = []
+        written: list[tuple[Engine, int, int, list[bytes]]] = []
         for low_uuid, per_inst in found.items():
             version = children[low_uuid][1]
             for iid, ks in per_inst.items():
                 store = self.store_for(by_id[iid])
-                VersionedView(store, iid, Ancestry(version, {version: []})).write(deletes=ks)
-                written += [(store, keys.data_key(iid, tk, version, tombstone=True)) for tk in ks]
+                view_for(store, iid, Ancestry(version, {version: []})).write(deletes=ks)
+                written.append((store, iid, version, ks))
         try:
             return self._md.mutate(lambda t: conflicts.merge_with_children(t, ref, top, lows, children, note))
         except BaseException:
-            for store, k in written:  # nothing refers to the reserved versions: drop their keys
-                store.delete(k)
+            for store, iid, version, ks in written:  # nothing refers to the reserved versions
+                drop_version_data(store, iid, version, ks)
             raise
 
     # --------------------------------------------------------------------------------- instances
@@ -287,7 +298,7 @@ class Datastore:
 
     def delete_instance(self, ref: NodeRef, name: str, passcode: str = "") -> None:
         inst = self._md.mutate(lambda t: instances.delete_instance(t, ref, name, passcode))
-        self.store_for(inst).delete_range(*keys.instance_range(inst.instance_id))
+        drop_instance_data(self.store_for(inst), inst.instance_id)
 
     # ------------------------------------------------------------------------------ blobs, settings
     def put_blob(self, data: bytes) -> str:

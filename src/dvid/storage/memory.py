@@ -8,22 +8,29 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from dvid.storage.base import Engine, StorageError
+from dvid.storage.indexed import IndexedStore
+from dvid.storage.objects import MemoryObjects
 
 
 class MemoryEngine(Engine):
     description = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, *, layout: str = "keys") -> None:
+        """``layout = "bricks"`` adds the object-store layout over an in-memory bucket, so the
+        indexed views run in unit tests exactly as on S3."""
+        if layout not in ("keys", "bricks"):
+            raise StorageError(f'store option layout must be "keys" or "bricks", not {layout!r}')
         self._keys: list[bytes] = []
         self._data: dict[bytes, bytes] = {}
         self._lock = threading.RLock()
+        self.indexed = IndexedStore(MemoryObjects(), "mem") if layout == "bricks" else None
 
     @classmethod
-    def from_options(cls, **options: Any) -> MemoryEngine:
+    def from_options(cls, layout: str = "keys", **options: Any) -> MemoryEngine:
         """A fresh empty store (``engine = "memory"``): it lives only as long as the process."""
         if options:
-            raise StorageError(f"the memory engine takes no options, got: {', '.join(sorted(options))}")
-        return cls()
+            raise StorageError(f"unknown memory store option(s): {', '.join(sorted(options))} (known: layout)")
+        return cls(layout=layout)
 
     def get(self, key: bytes) -> bytes | None:
         return self._data.get(bytes(key))

@@ -1,6 +1,10 @@
 """The distributed engine: any S3-compatible object store, through obstore.
 
-Layout: one object per key, named ``<prefix>/d/<hex of the key>``. Hex keeps byte order (a key
+Data instances live in the indexed layout (``dvid.storage.indexed``, reached through
+``S3Engine.indexed`` by the datastore's views); this module is the plain ordered key-value store
+beside it, for metadata, jobs and blobs (and for everything with ``layout = "keys"``).
+
+Key-value layout: one object per key, named ``<prefix>/d/<hex of the key>``. Hex keeps byte order (a key
 that is a prefix of another sorts first, otherwise the first differing byte decides), and S3 lists
 keys in lexicographic order, so a listing from a start offset is an ordered range scan.
 
@@ -17,21 +21,20 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
-import os
 import struct
-import threading
 import uuid as uuidlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import obstore as obs
 from obstore import exceptions as oerr
-from obstore.store import S3Store
 
 from dvid.storage.base import Engine, StorageError
+from dvid.storage.indexed import IndexedStore
+from dvid.storage.s3objects import CONCURRENCY as _CONCURRENCY
+from dvid.storage.s3objects import NOT_FOUND as _NOT_FOUND
+from dvid.storage.s3objects import S3Objects
 
-_NOT_FOUND = (FileNotFoundError, oerr.NotFoundError)
-_CONCURRENCY = 32
 _LIST_CHUNK = 1000
 
 
@@ -63,33 +66,21 @@ def _decode_batch(data: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
 
 
 class S3Engine(Engine):
-    def __init__(self, bucket: str, prefix: str = "dvid", endpoint: str | None = None, region: str | None = None,
-                 access_key: str | None = None, secret_key: str | None = None, allow_http: bool | None = None,
-                 **s3_config: Any) -> None:
-        """Connect to ``bucket`` under ``prefix``. Settings not given here come from the environment
-        as obstore reads it (``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ...); any
-        other obstore ``S3Config`` key may be given too, and an unknown key is an error."""
-        config: dict[str, Any] = {k: v for k, v in s3_config.items()}
-        for name, value in (("endpoint", endpoint), ("region", region), ("access_key_id", access_key),
-                            ("secret_access_key", secret_key)):
-            if value is not None:
-                config[name] = value
-        where = endpoint or os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT")
-        client: dict[str, Any] = {}
-        if allow_http or (allow_http is None and where and where.startswith("http://")):
-            client["allow_http"] = True
+    def __init__(self, bucket: str, prefix: str = "dvid", *, layout: str = "bricks", gc_grace: float = 3600.0,
+                 **connection: Any) -> None:
+        """Connect to ``bucket`` under ``prefix`` (``connection``: see ``S3Objects``).
+
+        ``layout = "bricks"`` (the default) stores data instances in the indexed layout
+        (``dvid.storage.indexed``: no LIST on any request, a 256³ read is a few large GETs);
+        ``"keys"`` keeps every key, data included, as its own object (the layout before it)."""
+        if layout not in ("bricks", "keys"):
+            raise StorageError(f'store option layout must be "bricks" or "keys", not {layout!r}')
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.description = f"s3 @ {where or 'aws'}/{bucket}/{self.prefix}"
-        try:
-            self._store = S3Store(bucket, client_options=client, virtual_hosted_style_request=False, **config)
-        except oerr.UnknownConfigurationKeyError as e:
-            raise StorageError(f"unknown S3 store option in {sorted(s3_config)}: {str(e).splitlines()[0]}") from None
-        except Exception as e:
-            raise StorageError(f"cannot configure S3 store {self.description}: {str(e).splitlines()[0]}") from e
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="s3-io", daemon=True)
-        self._thread.start()
+        self.objects = S3Objects(bucket, **connection)
+        self._store = self.objects.store
+        self.description = f"s3 @ {self.objects.endpoint or 'aws'}/{bucket}/{self.prefix}"
+        self.indexed = IndexedStore(self.objects, self.prefix, grace=float(gc_grace)) if layout == "bricks" else None
         self._recover()
 
     @classmethod
@@ -107,7 +98,7 @@ class S3Engine(Engine):
         return bytes.fromhex(path.rsplit("/", 1)[1])
 
     def _run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        return self.objects.run(coro)
 
     async def _get_one(self, path: str, sem: asyncio.Semaphore) -> bytes | None:
         async with sem:
@@ -236,5 +227,4 @@ class S3Engine(Engine):
             raise StorageError(f"S3 conditional write failed: {e}") from e
 
     def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
+        self.objects.close()

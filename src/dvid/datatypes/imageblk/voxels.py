@@ -1,7 +1,8 @@
 """The hot paths: gather blocks into a voxel array, and split an aligned array into blocks.
 
-Reads do one ordered scan per (z, y) row of blocks inside one read snapshot (zero-copy values on
-LMDB), decode each stored block straight into a small block-layout staging array, then make one
+Reads go through ``view.scan_ranges`` over every (z, y) row of blocks of the box: on LMDB one
+ordered scan per visited row inside one read snapshot (zero-copy values), on an object store one
+round of parallel GETs for the whole box; decode each stored block straight into a small block-layout staging array, then make one
 strided copy into the output (perf.md §1); missing blocks cost nothing. Large reads can be produced
 one layer of blocks at a time (``gather_layers``) so the server sends layer k while decoding layer
 k+1. Writes stage one row of blocks at a time (cache-sized, no whole-request transpose copy) and
@@ -10,7 +11,8 @@ store every block of the request in atomic batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 import numpy as np
 
@@ -117,6 +119,36 @@ def walk_rows(view: VersionedView, x0: int, x1: int, y0: int, y1: int, z0: int, 
         y, z = found
 
 
+class BoxRows(Sequence[tuple[bytes, bytes]]):
+    """The type-key ranges of every (z, y) row of blocks ``x0..x1`` of a block range, in key
+    order, computed on demand (a huge, mostly empty box costs nothing for the rows it skips)."""
+
+    def __init__(self, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> None:
+        self.x0, self.x1, self.y0, self.z0 = x0, x1, y0, z0
+        self.nby = y1 - y0 + 1
+        self.n = self.nby * (z1 - z0 + 1)
+
+    def index(self, y: int, z: int) -> int:
+        return (z - self.z0) * self.nby + (y - self.y0)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[bytes, bytes]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[tuple[bytes, bytes]]: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        z, y = divmod(i, self.nby)
+        return row_range(self.x0, self.x1, self.y0 + y, self.z0 + z)
+
+
 class _BoxReader:
     """Fills the voxels of a box, one run of block layers at a time, into destination arrays.
 
@@ -130,6 +162,8 @@ class _BoxReader:
         self.view, self.box, self.bs = view, box, bs
         self.missing, self.outside_roi, self.background = missing, outside_roi, background
         (self.x0, self.y0, self.z0), (self.x1, self.y1, self.z1) = box.block_range(bs)
+        self.box_rows = BoxRows(self.x0, self.x1, self.y0, self.y1, self.z0, self.z1)
+        self.scans = view.scan_ranges(self.box_rows)  # on an object store: every row requested now
         self.nbx = self.x1 - self.x0 + 1
         self.extra = (channels,) if channels > 1 else ()
         bx, by, bz = bs
@@ -207,12 +241,12 @@ class _BoxReader:
     def _decode_row(self, cy: int, cz: int) -> int:
         """Decode the stored blocks of row (cy, cz) into the staging buffer; returns how many exist
         and leaves the indices of absent ones in ``self._absent``."""
-        x0, x1 = self.x0, self.x1
+        x0 = self.x0
         stage_u8, outside = self.stage_u8, self.outside_roi
         decode, codec_error = blockcodec.deserialize_into, blockcodec.CodecError
         present = bytearray(self.nbx)
         n = 0
-        for tk, val in self.view.scan(*row_range(x0, x1, cy, cz)):  # scan_row, inlined: hot path
+        for tk, val in self.scans[self.box_rows.index(cy, cz)]:  # scan_row, inlined: hot path
             cx = block_x(tk)
             ix = cx - x0
             present[ix] = 1
@@ -329,23 +363,27 @@ def encode_blocks(data: np.ndarray, box: Box, bs: tuple[int, int, int], compress
 
 
 def write_batches(view: VersionedView, items, extra_puts: list[tuple[bytes, bytes]] | None = None) -> int:
-    """Store ``items`` (block tkey, value) in atomic batches of WRITE_BATCH blocks; ``extra_puts``
-    ride in the last batch. Each batch carries the change record of its blocks (``changes``), so a
-    scale pyramid can tell exactly what is new."""
+    """Store ``items`` (block tkey, value) in batches of WRITE_BATCH blocks; ``extra_puts`` ride in
+    the last batch. Each batch carries the change record of its blocks (``changes``), so a scale
+    pyramid can tell exactly what is new. Each batch is atomic; on an object store the whole
+    request is (``VersionedView.write_batches``), and packs upload while later batches encode."""
     n = 0
-    batch: list[tuple[bytes, bytes]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= WRITE_BATCH:
-            view.write(puts=with_change_record(batch))
-            n += len(batch)
-            batch = []
-    if batch:
+
+    def batches() -> Iterator[list[tuple[bytes, bytes]]]:
+        nonlocal n
+        batch: list[tuple[bytes, bytes]] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= WRITE_BATCH:
+                n += len(batch)
+                yield with_change_record(batch)
+                batch = []
         n += len(batch)
-        batch = with_change_record(batch)
-    batch.extend(extra_puts or [])
-    if batch:
-        view.write(puts=batch)
+        last = with_change_record(batch) + list(extra_puts or [])
+        if last:
+            yield last
+
+    view.write_batches(batches())
     return n
 
 
