@@ -27,7 +27,7 @@ from dvid.server.accesslog import with_access_log
 from dvid.server.app import create_app
 from dvid.server.config import Config
 from dvid.server.rpc import CommandServer, split_address
-from dvid.server.state import ServerState
+from dvid.server.state import ServerState, open_engines
 
 log = logging.getLogger("dvid.server")
 _ENV = "DVID_SERVER_CONFIG"
@@ -89,6 +89,7 @@ def serve(cfg: Config, workers: int | None = None) -> None:
         cfg.run_dir = tempfile.mkdtemp(prefix="dvid-run-")
     rpc: CommandServer | None = None
     st: ServerState | None = None
+    collectors: list[threading.Event] = []
     try:
         st = _open_state(cfg)
 
@@ -103,6 +104,9 @@ def serve(cfg: Config, workers: int | None = None) -> None:
                                f"{e.strerror or e}") from None
         rpc.start()
         rotator.start()
+        # garbage collection of object-store layouts: one collector per store in each front end's main process
+        collectors = [e.indexed.start_collector(e.description) for e in open_engines()
+                      if getattr(e, "indexed", None) is not None]
         host, port = sock.getsockname()[:2]
         log.info("DVID-compatible server %s: HTTP on %s:%d (%d worker%s), commands on %s, store %s%s",
                  __version__, host, port, n, "s" if n > 1 else "", cfg.rpc_address, st.store.description,
@@ -125,6 +129,8 @@ def serve(cfg: Config, workers: int | None = None) -> None:
             pass
         log.info("DVID server stopped after %.0f s", time.monotonic() - started)
     finally:
+        for stop in collectors:
+            stop.set()
         rotator.stop()
         if rpc is not None:
             rpc.stop()

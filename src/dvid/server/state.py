@@ -23,6 +23,12 @@ _ENGINES: dict[tuple[str, str], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
+def open_engines() -> list[Engine]:
+    """Every engine this process has opened."""
+    with _ENGINES_LOCK:
+        return list(_ENGINES.values())
+
+
 def shared_engine(engine: str, options: dict[str, Any]) -> Engine:
     key = (engine, repr(sorted(options.items())))
     with _ENGINES_LOCK:

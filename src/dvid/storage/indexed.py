@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import os
 import random
 import struct
@@ -43,6 +44,8 @@ import numpy as np
 
 from dvid.storage.base import StorageError
 from dvid.storage.objects import UNCHANGED, ObjectStore
+
+log = logging.getLogger("dvid.storage.indexed")
 
 PACK, INLINE, TOMBSTONE = 0, 1, 2
 FORGET = 3  # in a commit only: remove the key's entry from its shard (no tombstone left behind)
@@ -277,10 +280,14 @@ class Transaction:
 class IndexedStore:
     """Spaces of keys on an ``ObjectStore`` (see the module docstring)."""
 
-    def __init__(self, objects: ObjectStore, prefix: str, *, grace: float = 3600.0) -> None:
+    def __init__(self, objects: ObjectStore, prefix: str, *, grace: float = 3600.0,
+                 gc_interval: float = 3600.0) -> None:
+        """``grace``: seconds an object must stay unreferenced before it is deleted (and the longest
+        a commit may take); ``gc_interval``: seconds between runs of ``start_collector``'s thread."""
         self.objects = objects
         self.prefix = prefix.strip("/")
         self.grace = grace
+        self.gc_interval = gc_interval
         self._lock = threading.Lock()
         self._roots: dict[str, Root] = {}
         self._frozen: set[str] = set()
@@ -468,4 +475,25 @@ class IndexedStore:
         self.objects.delete(dead)
         self.objects.write(marks_name, json.dumps(new_marks).encode()).result()
         return len(dead), len(new_marks)
+
+    def start_collector(self, name: str) -> threading.Event:
+        """Run ``collect_garbage`` every ``gc_interval`` seconds on a daemon thread (the serving
+        main process of each front end does; concurrent collectors are safe). Set the returned
+        event to stop it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(self.gc_interval):
+                t0 = time.monotonic()
+                try:
+                    deleted, marked = self.collect_garbage()
+                except Exception as e:  # an unreachable store: try again next time
+                    log.warning("garbage collection of %s failed: %s", name, e)
+                    continue
+                log.info("garbage collection of %s: %d objects deleted, %d marked, %.1f s",
+                         name, deleted, marked, time.monotonic() - t0)
+
+        if self.gc_interval > 0:
+            threading.Thread(target=loop, name=f"gc {name}", daemon=True).start()
+        return stop
 

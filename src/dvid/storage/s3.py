@@ -67,12 +67,13 @@ def _decode_batch(data: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
 
 class S3Engine(Engine):
     def __init__(self, bucket: str, prefix: str = "dvid", *, layout: str = "bricks", gc_grace: float = 3600.0,
-                 **connection: Any) -> None:
+                 gc_interval: float = 3600.0, **connection: Any) -> None:
         """Connect to ``bucket`` under ``prefix`` (``connection``: see ``S3Objects``).
 
         ``layout = "bricks"`` (the default) stores data instances in the indexed layout
         (``dvid.storage.indexed``: no LIST on any request, a 256³ read is a few large GETs);
-        ``"keys"`` keeps every key, data included, as its own object (the layout before it)."""
+        ``"keys"`` keeps every key, data included, as its own object (the layout before it).
+        ``gc_grace`` / ``gc_interval``: the indexed layout's garbage collection (seconds)."""
         if layout not in ("bricks", "keys"):
             raise StorageError(f'store option layout must be "bricks" or "keys", not {layout!r}')
         self.bucket = bucket
@@ -80,7 +81,8 @@ class S3Engine(Engine):
         self.objects = S3Objects(bucket, **connection)
         self._store = self.objects.store
         self.description = f"s3 @ {self.objects.endpoint or 'aws'}/{bucket}/{self.prefix}"
-        self.indexed = IndexedStore(self.objects, self.prefix, grace=float(gc_grace)) if layout == "bricks" else None
+        self.indexed = (IndexedStore(self.objects, self.prefix, grace=float(gc_grace), gc_interval=float(gc_interval))
+                        if layout == "bricks" else None)
         self._recover()
 
     @classmethod
