@@ -14,7 +14,8 @@ ordered scan of ``(tkey, version)`` keys, this view asks each version's own inde
   about eight large GETs, all in flight at once (``scan_ranges``).
 
 Indexes of frozen (locked) versions are cached by every process forever; those of open versions
-are revalidated once per view (one 304 per open version in the ancestry) or per top-level call.
+are revalidated once per view, i.e. per request (one 304 per open version in the ancestry), and
+again after the view's own write.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from dvid.datastore import keys
 from dvid.datastore.view import Ancestry, VersionedView
 from dvid.storage.base import Engine
-from dvid.storage.indexed import INLINE, PACK, TOMBSTONE, Fetch, Group, IndexedStore, Ref, Root
+from dvid.storage.indexed import INLINE, PACK, TOMBSTONE, Fetch, Group, IndexedStore, Ref, Root, Transaction
 
 SHARD_SHIFT = 4  # index shards of 16³ blocks
 BRICK_SHIFT = 2  # packs of 4³ blocks
@@ -81,7 +82,8 @@ class IndexedView(VersionedView):
         super().__init__(store, instance_id, ancestry)
         self.layout = layout
         self.frozen = frozenset(frozen)
-        self._fixed_roots = roots
+        self._fixed_roots = roots  # a snapshot's: never revalidated
+        self._seen: dict[int, Root] | None = None  # revalidated once per view (a view serves one request)
         self._order = sorted(ancestry.members, key=ancestry.rank.__getitem__)  # nearest first
         self._space = {v: space_of(instance_id, v) for v in self._order}
 
@@ -89,9 +91,15 @@ class IndexedView(VersionedView):
     def _roots(self) -> dict[int, Root]:
         if self._fixed_roots is not None:
             return self._fixed_roots
-        frozen = [self._space[v] for v in self._order if v in self.frozen]
-        got = self.layout.roots([self._space[v] for v in self._order], frozen)
-        return {v: got[self._space[v]] for v in self._order}
+        if self._seen is None:
+            frozen = [self._space[v] for v in self._order if v in self.frozen]
+            got = self.layout.roots([self._space[v] for v in self._order], frozen)
+            self._seen = {v: got[self._space[v]] for v in self._order}
+        return self._seen
+
+    def _commit(self, tx: Transaction) -> None:
+        tx.commit()
+        self._seen = None  # this view's next read sees its own write
 
     def _groups(self, roots: dict[int, Root], shards: Iterable[bytes]) -> dict[tuple[int, bytes], Group]:
         want = [(v, s) for s in dict.fromkeys(shards) for v in self._order if s in roots[v].groups]
@@ -209,7 +217,7 @@ class IndexedView(VersionedView):
         tx = self.layout.begin(space_of(self.instance_id, self.version))
         for tk in tks:
             tx.forget(shard_of(tk), bytes(tk))
-        tx.commit()
+        self._commit(tx)
 
     def write_batches(self, batches: Iterable[Sequence[tuple[bytes, bytes | memoryview]]], *,
                       deletes: Iterable[bytes] = ()) -> None:
@@ -253,7 +261,7 @@ class IndexedView(VersionedView):
                     flush(old)
         for b in list(bricks):
             flush(b)
-        tx.commit()
+        self._commit(tx)
 
     def delete_range(self, start: bytes, end: bytes) -> int:
         tks = list(self.keys(start, end))
