@@ -23,7 +23,7 @@ import requests
 from PIL import Image
 
 from clients.data import downsample_mean, quadrants, synthetic_em
-from clients.runner import ARTIFACTS, ROOT, require_browser, run_script
+from clients.runner import ARTIFACTS, ROOT, require_chromium, run_script
 from clients.viewer import Shot, make_uint8blk, post_raw
 from conftest import DvidServer
 
@@ -34,7 +34,7 @@ TOL = 18  # JPEG + display rounding
 
 @pytest.fixture(scope="module")
 def browser_python():
-    return require_browser()[0]
+    return require_chromium()  # the console's neuroglancer is the neuroglancer wheel's, no npm build
 
 
 def drive(python, scenario: str, timeout: float = 120, **args) -> dict:

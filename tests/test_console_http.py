@@ -133,6 +133,9 @@ def test_viewer_page_state_and_protocol(server, repo):
                       stream=True, timeout=10) as r:
         first = next(r.iter_lines())
         assert first == b": open"
+    # any UUID spec names the version; the state carries the full UUID
+    (_, by_branch) = _events(f"{server.url}/neuroglancer/events/{repo[:6]}:master@gray?c=c2&gc=&gs=")
+    assert by_branch["s"]["layers"][0]["source"].endswith(f"/{repo}/gray")
     reply = requests.post(f"{server.url}/neuroglancer/state/{token}",
                           data=json.dumps({"s": {}, "g": 7, "pg": "server/1", "c": "client1"}), timeout=10)
     assert reply.json() == {"g": "client1/7"}

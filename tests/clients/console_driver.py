@@ -15,10 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ng_driver import FLAGS, PANEL_JS, READY_JS
+from ng_driver import PANEL_JS, chrome, wait_ready
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -54,18 +53,11 @@ return [...document.querySelectorAll('tr.job')].map(tr => {
 
 
 def browser(args: dict, profile: str) -> webdriver.Chrome:
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = args.get("chromium", "/usr/bin/chromium")
-    for flag in FLAGS:
-        opts.add_argument(flag)
-    opts.add_argument(f"--user-data-dir={profile}")
-    opts.add_argument(f"--window-size={args.get('width', 1280)},{args.get('height', 800)}")
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(args.get("chromedriver", "/usr/bin/chromedriver")))
-    driver.set_page_load_timeout(60)
+    width, height = args.get("width", 1280), args.get("height", 800)
+    driver = chrome(args, profile, width, height)
     # the page's own size exactly (a laptop screen), whatever the window's frame takes
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": args.get("width", 1280), "height": args.get("height", 800), "deviceScaleFactor": 1, "mobile": False})
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
     return driver
 
 
@@ -145,20 +137,14 @@ def _viewer_shot(p: Page, frame, timeout: float, name: str, js: str = "") -> dic
     p.d.switch_to.frame(frame)
     if js:
         p.d.execute_script(js)
-    ready_streak, started = 0, time.monotonic()
-    while time.monotonic() - started < timeout:
-        ready_streak = ready_streak + 1 if p.d.execute_script(READY_JS) else 0
-        if ready_streak >= 4 and time.monotonic() - started > 2:
-            break
-        time.sleep(0.25)
-    time.sleep(0.5)
+    ready = wait_ready(p.d, timeout)
     panel = p.d.execute_script(PANEL_JS)
     state = p.d.execute_script("return window.viewer ? JSON.stringify(window.viewer.state.toJSON()) : 'null'")
     p.d.switch_to.default_content()
     if panel:
         panel = dict(panel, left=panel["left"] + rect["left"], top=panel["top"] + rect["top"])
     p.shot(name)
-    return {"ready": ready_streak >= 4, "panel": panel, "state": json.loads(state), "shot": p.shots[name]}
+    return {"ready": ready, "panel": panel, "state": json.loads(state), "shot": p.shots[name]}
 
 
 def open_viewer(p: Page, name: str, timeout: float, zoom: float | None) -> dict:

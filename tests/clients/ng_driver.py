@@ -44,35 +44,40 @@ return {left: r.left, top: r.top, width: r.width, height: r.height, dpr: window.
 """
 
 
+def chrome(args: dict, profile: str, width: int, height: int) -> webdriver.Chrome:
+    """Headless Chromium through /usr/bin/chromedriver, logging every console message."""
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = args.get("chromium", "/usr/bin/chromium")
+    for flag in FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={profile}")
+    opts.add_argument(f"--window-size={width},{height}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(args.get("chromedriver", "/usr/bin/chromedriver")))
+    driver.set_page_load_timeout(60)
+    return driver
+
+
+def wait_ready(driver: webdriver.Chrome, timeout: float) -> bool:
+    """Until neuroglancer has drawn every visible chunk (its own ``display.isReady()``) for a full
+    second, and not before the viewer had time to start fetching; then one more frame."""
+    ready_streak, started = 0, time.monotonic()
+    while time.monotonic() - started < timeout:
+        ready_streak = ready_streak + 1 if driver.execute_script(READY_JS) else 0
+        if ready_streak >= 4 and time.monotonic() - started > 2:
+            break
+        time.sleep(0.25)
+    time.sleep(0.5)
+    return ready_streak >= 4
+
+
 def main():
     args = json.loads(sys.stdin.read())
     with tempfile.TemporaryDirectory(prefix="ng-chromium-") as profile:
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = args.get("chromium", "/usr/bin/chromium")
-        for flag in FLAGS:
-            opts.add_argument(flag)
-        opts.add_argument(f"--user-data-dir={profile}")
-        opts.add_argument(f"--window-size={args.get('width', 800)},{args.get('height', 600)}")
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        service = Service(args.get("chromedriver", "/usr/bin/chromedriver"))
-        driver = webdriver.Chrome(options=opts, service=service)
+        driver = chrome(args, profile, args.get("width", 800), args.get("height", 600))
         try:
-            driver.set_page_load_timeout(60)
             driver.get(args["url"])
-            deadline = time.monotonic() + float(args.get("timeout", 60))
-            ready_streak = 0
-            started = time.monotonic()
-            while time.monotonic() < deadline:
-                if driver.execute_script(READY_JS):
-                    ready_streak += 1
-                    # ready for a full second, and not before the viewer had time to start fetching
-                    if ready_streak >= 4 and time.monotonic() - started > 2:
-                        break
-                else:
-                    ready_streak = 0
-                time.sleep(0.25)
-            ready = ready_streak >= 4
-            time.sleep(0.5)  # one more frame after the last chunk arrived
+            ready = wait_ready(driver, float(args.get("timeout", 60)))
             panel = driver.execute_script(PANEL_JS)
             driver.save_screenshot(args["screenshot"])
             console = [{"level": e.get("level"), "message": e.get("message")} for e in driver.get_log("browser")]

@@ -26,14 +26,20 @@ def venv_python(name: str) -> Path:
     return py
 
 
-def require_browser() -> tuple[Path, Path]:
-    """(python with selenium, neuroglancer static dir); skips if chromium or the viewer is missing."""
+def require_chromium() -> Path:
+    """The python with selenium; skips if chromium, chromedriver or .venv-browser is missing."""
     for tool in ("chromium", "chromedriver"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not found on PATH (Debian package chromium/chromium-driver; run {SETUP})")
+    return venv_python("browser")
+
+
+def require_browser() -> tuple[Path, Path]:
+    """(python with selenium, neuroglancer static dir); skips if chromium or the viewer is missing."""
+    python = require_chromium()
     if not (NG_DIR / "index.html").exists():
         pytest.skip(f"neuroglancer {NG_VERSION} viewer build not found in {NG_DIR} (run {SETUP})")
-    return venv_python("browser"), NG_DIR
+    return python, NG_DIR
 
 
 def run_script(python: Path, script: str, payload: dict, timeout: float = 120) -> dict:

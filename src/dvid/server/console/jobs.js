@@ -6,6 +6,7 @@ import { esc, fmtDuration, fmtNumber, fmtTime, getJSON, h, loadRepos, poll, repo
 const FAST = 400; // ms between polls of the jobs page while a job runs
 const IDLE = 1000; // … and while none does, so a new job shows within a second
 const SLOW = 3000; // the overview and the nav badge
+const MAX_ROWS = 100; // newest jobs drawn on the jobs page
 
 /** Progress as a fraction (files if the job counts files, else blocks), or null if unknown. */
 export function progressOf(job) {
@@ -101,7 +102,11 @@ export function renderJobs(main) {
     }
     for (const d of body.querySelectorAll("tr.job details[open]")) open.add(d.closest("tr").dataset.id);
     running = jobs.some((j) => j.state === "running");
-    body.replaceChildren(jobs.length ? jobsTable(jobs) : h("p.muted", "No jobs yet. ", h("code", "dvid node <uuid> <name> load <x,y,z> <files…>"), " starts one."));
+    const shown = jobs.slice(0, MAX_ROWS);
+    body.replaceChildren(
+      jobs.length ? jobsTable(shown) : h("p.muted", "No jobs yet. ", h("code", "dvid node <uuid> <name> load <x,y,z> <files…>"), " starts one."),
+      jobs.length > MAX_ROWS ? h("p.muted.small", `${jobs.length - MAX_ROWS} older jobs not shown (GET /api/server/jobs lists all).`) : "",
+    );
     for (const id of open) body.querySelector(`tr.job[data-id="${esc(id)}"] details`)?.setAttribute("open", "");
     stamp.textContent = `updated ${new Date().toLocaleTimeString("sv-SE")}${running ? " · live" : ""}`;
   };
