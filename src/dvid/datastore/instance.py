@@ -38,6 +38,10 @@ class Instance:
     kvstore: str = ""
     logstore: str = "no mutation log set"
     deleted: bool = False
+    #: the store alias holding the data when set by ``migrate`` (else the config's [backend] rules)
+    store: str = ""
+    #: while a migration to this store alias runs, writes are refused
+    migrating: str = ""
 
     def compression_level(self) -> int:
         if self.compression.startswith("gzip:"):

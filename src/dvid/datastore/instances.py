@@ -38,9 +38,10 @@ def _check_passcode(repo_passcode: str, passcode: str, root: str) -> None:
 
 
 def new_instance(ref: NodeRef, dt: Any, typename: str, name: str, settings: Mapping[str, Any], *,
-                 id_gen: str, id_start: int, kvstore: str) -> Callable[[Txn], Instance]:
+                 id_gen: str, id_start: int, kvstore: Callable[[Instance], str]) -> Callable[[Txn], Instance]:
     """Validate the request against ``ref``'s repo as the caller sees it and parse the settings;
-    return the mutation that registers the instance (re-checking the name against the newest state)."""
+    return the mutation that registers the instance (re-checking the name against the newest state).
+    ``kvstore(instance)`` describes the store its data will live on."""
     existing = ref.repo.instances.get(name)
     if existing is not None and not existing.deleted:
         raise _exists_error(name, ref.repo.root)
@@ -70,7 +71,8 @@ def new_instance(ref: NodeRef, dt: Any, typename: str, name: str, settings: Mapp
             txn.next_instance = iid + 1
         inst = Instance(name=name, typename=typename, data_uuid=new_uuid(), instance_id=iid,
                         repo_uuid=ref.uuid, compression=compression, checksum=checksum,
-                        versioned=versioned, tags=tags, props=props, kvstore=kvstore)
+                        versioned=versioned, tags=tags, props=props)
+        inst.kvstore = kvstore(inst)
         txn.put_instance(repo, inst)
         repo.log.append(log_line(f'New data instance "{name}" of type "{typename}" with config {config_dump}'))
         repo.updated = rfc3339_nano()
@@ -84,6 +86,15 @@ def update_instance(txn: Txn, ref: NodeRef, instance: Instance) -> None:
     if instance.name not in repo.instances:
         raise BadRequest("invalid data instance name")
     txn.put_instance(repo, Instance.from_record(instance.to_record()))
+
+
+def set_instance_fields(txn: Txn, ref: NodeRef, name: str, changes: Mapping[str, Any]) -> None:
+    """Change fields of the instance as it is now (not as the caller last saw it)."""
+    repo = txn.repo(ref.repo.root)
+    inst = repo.instances.get(name)
+    if inst is None or inst.deleted:
+        raise BadRequest(f'Data instance "{name}" not found')
+    txn.put_instance(repo, Instance.from_record({**inst.to_record(), **changes}))
 
 
 def rename_instance(txn: Txn, ref: NodeRef, old: str, new: str, passcode: str) -> None:

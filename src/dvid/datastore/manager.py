@@ -287,11 +287,15 @@ class Datastore:
             raise BadRequest(f"repo with root {ref.repo.root} no longer exists")
         op = instances.new_instance(NodeRef(repo, ref.node), dt, typename, name, settings,
                                     id_gen=self.instance_id_gen, id_start=self.instance_id_start,
-                                    kvstore=self.store.description)
+                                    kvstore=lambda inst: self.store_for(inst).description)
         return self._md.mutate(op)
 
     def update_instance(self, ref: NodeRef, instance: Instance) -> None:
         self._md.mutate(lambda t: instances.update_instance(t, ref, instance))
+
+    def set_instance_fields(self, ref: NodeRef, name: str, **changes: Any) -> None:
+        """One atomic change of instance fields (e.g. ``store``, ``migrating``), on the newest state."""
+        self._md.mutate(lambda t: instances.set_instance_fields(t, ref, name, changes))
 
     def rename_instance(self, ref: NodeRef, old: str, new: str, passcode: str = "") -> None:
         self._md.mutate(lambda t: instances.rename_instance(t, ref, old, new, passcode))

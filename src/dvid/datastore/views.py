@@ -16,7 +16,8 @@ from dvid.storage.base import Engine
 from dvid.storage.indexed import IndexedStore
 
 
-def _layout(store: Engine) -> IndexedStore | None:
+def layout_of(store: Engine) -> IndexedStore | None:
+    """The engine's indexed layout for object stores, if it has one."""
     layout = getattr(store, "indexed", None)
     return layout if isinstance(layout, IndexedStore) else None
 
@@ -24,7 +25,7 @@ def _layout(store: Engine) -> IndexedStore | None:
 def view_for(store: Engine, instance_id: int, ancestry: Ancestry, frozen: Collection[int] = ()) -> VersionedView:
     """The view of one instance at one version. ``frozen`` names versions whose data never
     changes again (locked versions of a versioned instance): their indexes are cached for good."""
-    layout = _layout(store)
+    layout = layout_of(store)
     if layout is not None:
         return IndexedView(store, layout, instance_id, ancestry, frozen)
     return VersionedView(store, instance_id, ancestry)
@@ -32,7 +33,7 @@ def view_for(store: Engine, instance_id: int, ancestry: Ancestry, frozen: Collec
 
 def drop_instance_data(store: Engine, instance_id: int) -> None:
     """Remove every version's data of a deleted instance."""
-    layout = _layout(store)
+    layout = layout_of(store)
     if layout is not None:
         layout.drop(f"{instance_id:08x}")
     store.delete_range(*keys.instance_range(instance_id))
@@ -40,7 +41,7 @@ def drop_instance_data(store: Engine, instance_id: int) -> None:
 
 def drop_version_data(store: Engine, instance_id: int, version: int, tks: Collection[bytes]) -> None:
     """Undo what was written at a version nothing refers to (``tks``: the type-keys written)."""
-    layout = _layout(store)
+    layout = layout_of(store)
     if layout is not None:
         layout.drop(space_of(instance_id, version))
         return

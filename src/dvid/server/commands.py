@@ -6,14 +6,17 @@ CLI follows with a progress bar.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
+from dvid.datastore import migrate
 from dvid.datatypes import registry
 from dvid.errors import BadRequest
 from dvid.server.context import ServerContext
 from dvid.server.node_commands import NODE_COMMANDS, run_node_command
 from dvid.server.state import ServerState
+from dvid.server.stores import migrate_job
 from dvid.server.suggest import instance_note
 
 
@@ -36,6 +39,10 @@ RPC_HELP = """Commands accepted by this server (send with: dvid [--rpc HOST:PORT
   repo <uuid> merge <uuid2> [<uuid3> ...]
   repo <uuid> rename <old name> <new name> [passcode]
   repo <uuid> delete <name or data uuid> [passcode]
+  repo <uuid> migrate <name> <src store> <dst store> [delete-source=true]
+                                              copy every version of an instance to another store
+                                              (a job), verify it, then serve it from there
+  repo <uuid> checksum <name> [store]         sha256 per version of the instance's data on a store
   node <uuid> commit [note]                   commit (lock) a node; then newversion or branch
   node <uuid> log [line ...]                  show or append to a node's log
   node <uuid> note [text]                     show or set a node's note
@@ -166,6 +173,26 @@ def _repo(st: ServerState, pos: list[str], settings: dict[str, str], args: list[
             raise BadRequest("repo rename needs <old name> <new name>")
         ds.rename_instance(ref, pos[3], pos[4], pos[5] if len(pos) > 5 else "")
         return CommandResult(f'Renamed data instance "{pos[3]}" to "{pos[4]}" from DAG subgraph @ root {ref.repo.root}')
+    if sub == "migrate":
+        if len(pos) < 6:
+            raise BadRequest("repo migrate needs <instance name> <source store> <destination store>")
+        name, src, dst = pos[3], pos[4], pos[5]
+        work = migrate_job(st, ref, name, src, dst, settings.get("delete-source", "").lower() in ("true", "1", "yes"))
+        job = st.jobs.create(cmdline, node=ref.uuid, instance=name)
+        st.jobs.start(job, work)
+        ds.append_repo_log(ref, [cmdline])
+        return CommandResult(f'Started migration of uuid {ref.uuid} data instance "{name}" from store "{src}" to '
+                             f'store "{dst}" (job {job.id})', job.id)
+    if sub == "checksum":
+        if len(pos) < 4:
+            raise BadRequest("repo checksum needs <instance name> [store]")
+        inst = ds.instance(ref, pos[3])
+        alias = pos[4] if len(pos) > 4 else st.stores.alias_for(inst)
+        st.stores.check_kv(alias)
+        engine = st.stores.engine_for(dataclasses.replace(inst, store=alias))
+        sums = migrate.digests(engine, inst.instance_id)
+        return CommandResult(json.dumps({"instance": inst.name, "store": alias,
+                                         "versions": {str(v): d for v, d in sums.items()}}))
     if sub == "delete":
         if len(pos) < 4:
             raise BadRequest("repo delete needs <name or data uuid>")
@@ -190,6 +217,9 @@ def _node(st: ServerState, pos: list[str], settings: dict[str, str], args: list[
         return CommandResult(dt.help())
     if st.readonly:
         raise BadRequest("Server in read-only mode and will only accept GET and HEAD requestcs")
+    if inst.migrating and sub[0].lower() != "export":
+        raise BadRequest(f'data instance "{inst.name}" is being migrated to store "{inst.migrating}": '
+                         "writes resume when the migration job is done")
     if inst.versioned and ref.node.locked and not st.fullwrite and sub[0].lower() != "export":
         raise BadRequest(f"Cannot run '{sub[0]}' on data at committed node {ref.uuid}: committed versions are "
                          "immutable (create a new version first)")

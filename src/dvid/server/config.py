@@ -59,6 +59,9 @@ class Config:
     toml_path: str = ""
     default_store: str = "default"
     metadata_store: str = ""
+    #: ``[backend.<spec>] store`` for instance data, spec (lower-cased) -> store alias; a spec is a
+    #: data UUID, ``<name>:<root uuid>``, an instance name, ``<tag>=<value>`` or a type name
+    backends: dict[str, str] = field(default_factory=dict)
     stores: dict[str, StoreConfig] = field(default_factory=dict)
     run_dir: str = ""
     log: LogSettings = field(default_factory=LogSettings)
@@ -235,6 +238,13 @@ def _backend(r: _Reader, cfg: Config) -> None:
         raise ConfigError(r.path, "backend.default", "store",
                           "must be a key-value store, not a read-only ngprecomputed volume")
     cfg.metadata_store = specs.get("metadata", {}).get("store", "")
+    for spec, v in specs.items():
+        if spec in ("default", "metadata") or "store" not in v:
+            continue
+        if cfg.stores[v["store"]].engine == "ngprecomputed":
+            raise ConfigError(r.path, f"backend.{spec}", "store",
+                              "must be a key-value store (a GridStore volume is chosen with the GridStore setting)")
+        cfg.backends[spec] = v["store"]
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:

@@ -136,6 +136,9 @@ def _instance_route(st: ServerState, req: HttpRequest, ref, p: list[str]) -> Res
         return _blobstore(st, req, p)
     if dt is None:
         raise BadRequest(f'Data type "{inst.typename}" is not supported by current DVID server')
+    if inst.migrating and dt.is_mutation(method, keyword):
+        raise BadRequest(f'Cannot do {method} on endpoint "{keyword}": data instance "{inst.name}" is being '
+                         f'migrated to store "{inst.migrating}"; writes resume when the migration job is done')
     if (inst.versioned and ref.node.locked and dt.is_mutation(method, keyword)
             and not req.admin and not st.fullwrite):
         raise BadRequest(f'Cannot do {method} on endpoint "{keyword}" of locked node {ref.uuid}')

@@ -16,6 +16,7 @@ from dvid.datastore.jobs import JobStore
 from dvid.datastore.manager import Datastore
 from dvid.datatypes import registry
 from dvid.server.config import Config
+from dvid.server.stores import StoreAssignment
 from dvid.server.throttle import Throttle
 from dvid.storage import Engine, open_engine
 
@@ -73,6 +74,8 @@ class ServerState:
         if config.metadata_store and config.metadata_store != sc.alias:
             mc = config.store(config.metadata_store)
             meta = shared_engine(mc.engine, mc.options)
+        self.stores = StoreAssignment(config, lambda alias: shared_engine(config.store(alias).engine,
+                                                                          config.store(alias).options))
         self.datastore = Datastore(
             self.store,
             registry.all_types(),
@@ -81,6 +84,7 @@ class ServerState:
             min_mutation_id_start=config.min_mutation_id_start,
             metadata_store=meta,
             startup=startup,
+            store_for=self.stores.engine_for,
         )
         self.jobs = JobStore(self.datastore.meta)
         self.throttle = Throttle(config.run_dir or os.path.join(sc.options.get("path", "/tmp"), ".throttle"),

@@ -421,6 +421,13 @@ class IndexedStore:
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # another writer came first: re-merge
         raise StorageError(f"could not commit to {space}: too many concurrent writers")
 
+    def spaces(self, space_prefix: str) -> list[str]:
+        """Names of the non-empty spaces whose name starts with ``space_prefix`` + "/" (a LIST:
+        maintenance only, e.g. copying every version of an instance)."""
+        head = len(self.prefix) + 3
+        return [o.name[head : -len("/root")] for o in self.objects.listing(self.space_dir(space_prefix))
+                if o.name.endswith("/root")]
+
     def drop(self, space_prefix: str) -> int:
         """Delete every object of every space whose name starts with ``space_prefix`` + "/"."""
         names = [o.name for o in self.objects.listing(self.space_dir(space_prefix))]
