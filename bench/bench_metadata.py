@@ -2,8 +2,8 @@
 10,000 versions in the store, through a real ``dvid serve`` (2 workers) on LMDB.
 
 Usage: python -m bench.bench_metadata [--sizes 1,1000,10000] [--pairs 20] [--requests 300]
-                                      [--compare OTHER_PYTHON] [--populate legacy|api] [--wrk 3]
-                                      [--no-sync]
+                                      [--compare OTHER_PYTHON] [--populate legacy|api]
+                                      [--wrk 2 [--rounds 3]] [--no-sync]
 
 Each store holds one repo whose master is a chain of N versions (all committed but the head), made
 in-process before the server starts: ``legacy`` (the default) writes the format-1 metadata document
@@ -12,12 +12,14 @@ directly, which every version of this project can open (the current one migrates
 an instance with one block at the head and measures, as medians over one keep-alive connection:
 commit + newversion at the head of that repo and in a brand-new repo beside it, and single GETs of
 ``/api/heartbeat``, a node note (by UUID and by ``<prefix>:master``), instance ``info`` and a 32³
-raw block. ``--wrk S`` adds ``wrk -t2 -c8`` for S seconds on the heartbeat and the block GET.
+raw block. ``--wrk S`` adds ``--rounds`` runs of ``wrk -t2 -c8`` for S seconds on the heartbeat
+and on the block GET.
 ``--no-sync`` serves the store with ``sync = false``: no fsync per commit, so the figures show
 the metadata work itself rather than the disk (a commit costs one fsync with either code, but an
 fsync costs 0.2 ms on an idle VM disk and 10 ms or more on a busy one).
-``--compare`` runs the same steps with a server started by another interpreter (e.g. the venv of
-a checkout of main), alternating with ours for every size.
+``--compare`` also starts a server with another interpreter (e.g. the venv of an older checkout)
+on its own copy of the same store; both run at once and every measurement alternates between
+them, request by request, so the machine's load falls on both alike.
 """
 
 from __future__ import annotations
@@ -103,60 +105,80 @@ def _pairs(c: Conn, head: str, count: int) -> tuple[list[float], str]:
     return out, head
 
 
-def _wrk(url: str, seconds: float) -> str:
-    if not shutil.which("wrk"):
-        return "wrk not installed"
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def _wrk(url: str, seconds: float) -> dict[str, float]:
+    """``wrk -t2 -c8``: requests/s and latency p50/p99 (ms)."""
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds:g}s", "--latency", url],
                          capture_output=True, text=True, timeout=seconds + 60).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"50%\s+([\d.]+\w+)", out)
     p99 = re.search(r"99%\s+([\d.]+\w+)", out)
-    return (f"{float(rps.group(1)):,.0f} req/s, p50 {p50.group(1)}, p99 {p99.group(1)}"
-            if rps and p50 and p99 else out.strip()[-200:])
+    if not (rps and p50 and p99):
+        raise RuntimeError(f"unexpected wrk output: {out[-300:]}")
+    return {"req/s": float(rps.group(1)), "p50": _ms(p50.group(1)), "p99": _ms(p99.group(1))}
 
 
-def measure(python: str, n: int, pairs: int, requests: int, how: str, wrk: float,
-            sync: bool) -> dict[str, object]:
-    data = Path(tempfile.mkdtemp(prefix="dvid-bench-meta-"))
-    try:
-        root, head = populate(data / "db", n, how)
+class Side:
+    """One server (one interpreter's code) on its own copy of the store."""
+
+    def __init__(self, name: str, python: str, n: int, how: str, sync: bool) -> None:
+        self.name = name
+        self.data = Path(tempfile.mkdtemp(prefix="dvid-bench-meta-"))
+        root, self.head = populate(self.data / "db", n, how)
         store = 'engine = "lmdb"\npath = "db"\n' + ("" if sync else "sync = false\n")
-        with BenchServer(data_dir=data, python=python, store_section=store) as srv:
-            c = Conn(srv.url)
-            _post_json(c, f"/api/repo/{head}/instance", {"typename": "uint8blk", "dataname": "gray"})
-            block = f"/api/node/{head}/gray/raw/0_1_2/{BLOCK}_{BLOCK}_{BLOCK}/0_0_0"
-            c.post(block, bytes(range(256)) * (BLOCK**3 // 256))
-            cheap = {
-                "heartbeat": "/api/heartbeat",
-                "note": f"/api/node/{head}/note",
-                "note :master": f"/api/node/{root[:8]}:master/note",
-                "info": f"/api/node/{head}/gray/info",
-                "block": block,
-            }
-            times: dict[str, list[float]] = {k: [] for k in cheap}
-            for _ in range(20):  # warm-up: caches, connections, the second worker
-                for path in cheap.values():
-                    c.get(path, reuse=True)
-            for _ in range(requests):
-                for k, path in cheap.items():
-                    t0 = time.perf_counter()
-                    c.get(path, reuse=True)
-                    times[k].append(time.perf_counter() - t0)
-            wrk_out = {}
-            if wrk:
-                wrk_out = {"wrk heartbeat": _wrk(srv.url + cheap["heartbeat"], wrk),
-                           "wrk block": _wrk(srv.url + block, wrk)}
-            big, _ = _pairs(c, head, pairs)
-            fresh = _post_json(c, "/api/repos", {"alias": "fresh"})["root"]
-            small, _ = _pairs(c, fresh, pairs)
-            c.close()
-        res: dict[str, object] = {"pair (N-version repo)": statistics.median(big) * 1e3,
-                                  "pair (new repo)": statistics.median(small) * 1e3}
-        res.update({f"GET {k}": statistics.median(v) * 1e3 for k, v in times.items()})
-        res.update(wrk_out)
-        return res
-    finally:
-        shutil.rmtree(data, ignore_errors=True)
+        self.srv = BenchServer(data_dir=self.data, python=python, store_section=store).start()
+        self.conn = c = Conn(self.srv.url)
+        _post_json(c, f"/api/repo/{self.head}/instance", {"typename": "uint8blk", "dataname": "gray"})
+        block = f"/api/node/{self.head}/gray/raw/0_1_2/{BLOCK}_{BLOCK}_{BLOCK}/0_0_0"
+        c.post(block, bytes(range(256)) * (BLOCK**3 // 256))
+        self.cheap = {
+            "heartbeat": "/api/heartbeat",
+            "note": f"/api/node/{self.head}/note",
+            "note :master": f"/api/node/{root[:8]}:master/note",
+            "info": f"/api/node/{self.head}/gray/info",
+            "block": block,
+        }
+        self.fresh = _post_json(c, "/api/repos", {"alias": "fresh"})["root"]
+        for _ in range(20):  # warm-up: caches, connections, the second worker
+            for path in self.cheap.values():
+                c.get(path, reuse=True)
+
+    def close(self) -> None:
+        self.conn.close()
+        self.srv.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+def measure(sides: list[Side], pairs: int, requests: int, wrk: float, rounds: int) -> dict[str, dict[str, float]]:
+    """Every figure of every side, the sides interleaved request by request (or wrk run by wrk run),
+    so a busy moment of the machine hits both alike."""
+    samples: dict[str, dict[str, list[float]]] = {s.name: {} for s in sides}
+
+    def add(side: Side, metric: str, value: float) -> None:
+        samples[side.name].setdefault(metric, []).append(value)
+
+    for _ in range(requests):
+        for side in sides:
+            for k, path in side.cheap.items():
+                t0 = time.perf_counter()
+                side.conn.get(path, reuse=True)
+                add(side, f"GET {k}", (time.perf_counter() - t0) * 1e3)
+    for _ in range(rounds if wrk else 0):
+        for side in sides:
+            for k in ("heartbeat", "block"):
+                for m, v in _wrk(side.srv.url + side.cheap[k], wrk).items():
+                    add(side, f"wrk {k} {m}", v)
+    for _ in range(pairs):
+        for side in sides:
+            for label, attr in (("pair (N-version repo)", "head"), ("pair (new repo)", "fresh")):
+                times, head = _pairs(side.conn, getattr(side, attr), 1)
+                setattr(side, attr, head)
+                add(side, label, times[0] * 1e3)
+    return {name: {m: statistics.median(v) for m, v in per.items()} for name, per in samples.items()}
 
 
 def main() -> None:
@@ -166,33 +188,40 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--compare", default="", help="another interpreter whose dvid to measure too")
     ap.add_argument("--populate", choices=("legacy", "api"), default="legacy")
-    ap.add_argument("--wrk", type=float, default=0, help="seconds of wrk -t2 -c8 per URL (0: skip)")
+    ap.add_argument("--wrk", type=float, default=0, help="seconds of each wrk -t2 -c8 run (0: skip)")
+    ap.add_argument("--rounds", type=int, default=3, help="wrk runs per URL and side, alternating")
     ap.add_argument("--no-sync", action="store_true", help="serve the store with sync = false")
     args = ap.parse_args()
-    sides = {"ours": sys.executable}
+    if args.wrk and not shutil.which("wrk"):
+        sys.exit("--wrk needs wrk (Debian: apt-get install -y wrk)")
+    pythons = {"ours": sys.executable}
     if args.compare:
-        sides["other"] = args.compare
+        pythons["other"] = args.compare
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict[tuple[int, str], dict[str, object]] = {}
+    results: dict[tuple[int, str], dict[str, float]] = {}
     for n in sizes:
-        for side, py in sides.items():
-            t0 = time.perf_counter()
-            results[(n, side)] = measure(py, n, args.pairs, args.requests, args.populate, args.wrk,
-                                         not args.no_sync)
-            print(f"# {n} versions, {side}: measured in {time.perf_counter() - t0:.0f} s", flush=True)
+        t0 = time.perf_counter()
+        sides = []
+        try:
+            for name, py in pythons.items():
+                sides.append(Side(name, py, n, args.populate, not args.no_sync))
+            for name, res in measure(sides, args.pairs, args.requests, args.wrk, args.rounds).items():
+                results[(n, name)] = res
+        finally:
+            for side in sides:
+                side.close()
+        print(f"# {n} versions measured in {time.perf_counter() - t0:.0f} s", flush=True)
     metrics = list(next(iter(results.values())))
-    print(f"\n{'versions':>9} {'side':>6} | " + " | ".join(f"{m} (ms)" if not m.startswith("wrk") else m
-                                                       for m in metrics))
-    for (n, side), res in results.items():
-        cells = [f"{v:.2f}" if isinstance(v, float) else str(v) for v in res.values()]
-        print(f"{n:>9} {side:>6} | " + " | ".join(cells))
+    print("\nmedians: ms, except req/s")
+    for m in metrics:
+        print(f"{m:>28}: " + "  ".join(f"{n}/{side} {res[m]:,.2f}" for (n, side), res in results.items()))
     if args.compare:
-        print("\nratio other/ours (median ms):")
+        print("\nhow much better ours is (other/ours; for req/s ours/other):")
         for n in sizes:
             a, b = results[(n, "ours")], results[(n, "other")]
-            print(f"{n:>9}: " + ", ".join(f"{m} {b[m] / a[m]:.1f}x" for m in metrics
-                                           if isinstance(a[m], float) and a[m] > 0))
-
+            print(f"{n:>9}: " + ", ".join(
+                f"{m} {(a[m] / b[m] if m.endswith('req/s') else b[m] / a[m]):.1f}x"
+                for m in metrics if a[m] > 0 and b[m] > 0))
 
 if __name__ == "__main__":
     main()

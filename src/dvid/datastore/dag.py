@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from dvid.datastore.model import Node, NodeRef, Repo
+from dvid.datastore.model import Node, NodeRef, Repo, is_plain_uuid
 from dvid.errors import BadRequest
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -78,6 +78,10 @@ def match_prefix(repos: Iterable[Repo], prefix: str) -> tuple[Repo, Node]:
     """The one node whose UUID starts with ``prefix`` (as DVID, even a full UUID that is also the
     start of a longer one is ambiguous); an all-hex prefix in upper case is retried in lower case."""
     repos = list(repos)
+    if is_plain_uuid(prefix):  # a full UUID: a dict lookup, unless a longer odd UUID extends it
+        hits = [(r, r.nodes[prefix]) for r in repos if prefix in r.nodes]
+        if len(hits) == 1 and not any(u.startswith(prefix) for r in repos for u in r.odd_uuids()):
+            return hits[0]
 
     def find(p: str) -> list[tuple[Repo, Node]]:
         return [(r, n) for r in repos for u, n in r.nodes.items() if u.startswith(p)]

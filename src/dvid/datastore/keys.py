@@ -96,6 +96,11 @@ def job_key(job_id: str) -> bytes:
     return metadata_key(_JOB_PREFIX + job_id.encode())
 
 
+def lease_key(name: str) -> bytes:
+    """A named lease (``dvid.datastore.lease``)."""
+    return metadata_key(b"lease:" + name.encode())
+
+
 def job_range() -> tuple[bytes, bytes]:
     """Half-open key range holding every job record."""
     return metadata_key(_JOB_PREFIX), metadata_key(_JOB_PREFIX[:-1] + bytes([_JOB_PREFIX[-1] + 1]))

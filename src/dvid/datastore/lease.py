@@ -14,8 +14,6 @@ import uuid as uuidlib
 from dvid.datastore import keys
 from dvid.storage.base import Engine
 
-_PREFIX = b"lease:"
-
 
 class LeaseLost(Exception):
     """The lease expired and another holder took it."""
@@ -24,7 +22,7 @@ class LeaseLost(Exception):
 class Lease:
     def __init__(self, store: Engine, name: str, ttl: float = 30.0) -> None:
         self._store = store
-        self._key = keys.metadata_key(_PREFIX + name.encode())
+        self._key = keys.lease_key(name)
         self.ttl = ttl
         self._owner = uuidlib.uuid4().hex
         self._held: bytes | None = None
