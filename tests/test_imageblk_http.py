@@ -399,7 +399,7 @@ def test_error_statuses(server, repo):
 def test_large_reads_stream_layer_by_layer(server, repo):
     """Reads of >= 4 MiB are sent one layer of blocks at a time; the bytes must be the same as a
     whole-array gather: unaligned offsets, missing blocks, ROI masking and RGBA."""
-    from dvid.datatypes.imageblk.endpoints import STREAM_MIN_BYTES
+    from dvid.datatypes.imageblk.read import STREAM_MIN_BYTES
 
     base = new_instance(server, repo, "big")
     off, size = (-32, 0, 32), (320, 256, 96)  # 32 block layers-worth of rows; a gap is left below

@@ -7,7 +7,6 @@ import pytest
 
 from dvid.datastore.view import Ancestry, VersionedView
 from dvid.datatypes.base import Request
-from dvid.datatypes.roi import endpoints
 from dvid.datatypes.roi.partition import partition
 from dvid.datatypes.roi.spans import (
     SpanIndex,
@@ -17,6 +16,7 @@ from dvid.datatypes.roi.spans import (
     span_tkey,
     voxel_bounds_inside,
 )
+from dvid.datatypes.roi.types import RoiType
 from dvid.errors import BadRequest
 from dvid.limits import DEFAULT
 from dvid.storage.memory import MemoryEngine
@@ -35,7 +35,12 @@ def make_ctx(view, bs=(32, 32, 32)):
     saved = []
     inst = SimpleNamespace(props={"BlockSize": list(bs), "MinZ": 2**31 - 1, "MaxZ": -(2**31)}, name="r")
     return SimpleNamespace(view=view, instance=inst, save_instance=lambda: saved.append(1), saved=saved,
-                           limits=DEFAULT)
+                           limits=DEFAULT, host="localhost:8000")
+
+
+def handle(ctx, request):
+    """An roi request served through the datatype's route table, as the server does, without HTTP."""
+    return RoiType().handle(ctx, request)
 
 
 def req(method, *args, body=b"", query=None):
@@ -91,9 +96,9 @@ def test_voxel_bounds_inside():
 ])
 def test_post_rejects_without_change(body, msg):
     ctx = make_ctx(make_view(MemoryEngine()))
-    endpoints.roi(None, ctx, req("POST", "roi", body=b"[[1,2,3,4]]"))
+    handle(ctx, req("POST", "roi", body=b"[[1,2,3,4]]"))
     with pytest.raises(BadRequest) as e:
-        endpoints.roi(None, ctx, req("POST", "roi", body=body))
+        handle(ctx, req("POST", "roi", body=body))
     assert str(e.value).startswith(msg)
     assert read_spans(ctx.view).tolist() == [[1, 2, 3, 4]]
     assert (ctx.instance.props["MinZ"], ctx.instance.props["MaxZ"]) == (1, 1)
@@ -101,18 +106,18 @@ def test_post_rejects_without_change(body, msg):
 
 def test_post_short_and_null_spans_and_minmax():
     ctx = make_ctx(make_view(MemoryEngine()))
-    endpoints.roi(None, ctx, req("POST", "roi", body=b"[[7,1],null,[3,1,2,2,9]]"))
+    handle(ctx, req("POST", "roi", body=b"[[7,1],null,[3,1,2,2,9]]"))
     assert read_spans(ctx.view).tolist() == [[0, 0, 0, 0], [3, 1, 2, 2], [7, 1, 0, 0]]
     assert (ctx.instance.props["MinZ"], ctx.instance.props["MaxZ"]) == (0, 7)
-    endpoints.roi(None, ctx, req("DELETE", "roi"))
-    assert endpoints.roi(None, ctx, req("GET", "roi")).body == b"[]"
+    handle(ctx, req("DELETE", "roi"))
+    assert handle(ctx, req("GET", "roi")).body == b"[]"
     assert (ctx.instance.props["MinZ"], ctx.instance.props["MaxZ"]) == (2**31 - 1, -(2**31))
 
 
 def test_mask_floor_division_negative_offset():
     ctx = make_ctx(make_view(MemoryEngine()), bs=(4, 4, 4))
     replace_spans(ctx.view, [[-1, -1, -1, -1]])  # voxels -4..-1 on every axis
-    body = bytes(endpoints.mask(None, ctx, req("GET", "mask", "0_1_2", "6_6_6", "-3_-3_-3")).body)
+    body = bytes(handle(ctx, req("GET", "mask", "0_1_2", "6_6_6", "-3_-3_-3")).body)
     got = np.frombuffer(body, np.uint8).reshape(6, 6, 6)
     want = np.zeros((6, 6, 6), np.uint8)
     want[:3, :3, :3] = 1
@@ -130,7 +135,7 @@ def test_mask_floor_division_negative_offset():
 def test_mask_errors(args, method, msg):
     ctx = make_ctx(make_view(MemoryEngine()))
     with pytest.raises(BadRequest) as e:
-        endpoints.mask(None, ctx, req(method, "mask", *args))
+        handle(ctx, req(method, "mask", *args))
     assert msg in str(e.value)
 
 
@@ -139,10 +144,10 @@ def test_ptquery_original_order_and_negatives():
     replace_spans(ctx.view, TEST_SPANS + [[-1, -1, -1, -1]])
     pts = b"[[6400,3232,3167],[6400,3232,3200],[6719,3232,3200],[6720,3232,3200],[6720,4100,3263]," \
           b"[6720,3233,3201],[6720,3234,3200],[-1,-1,-1],[0,0,0]]"
-    r = endpoints.ptquery(None, ctx, req("POST", "ptquery", body=pts))
+    r = handle(ctx, req("POST", "ptquery", body=pts))
     assert r.body == b"[false,true,true,true,false,true,true,true,false]"
     with pytest.raises(BadRequest, match="ptquery requires POST"):
-        endpoints.ptquery(None, ctx, req("GET", "ptquery"))
+        handle(ctx, req("GET", "ptquery"))
 
 
 def test_partition_fixtures_exact():
@@ -165,15 +170,15 @@ def test_partition_fixtures_exact():
 
 def test_partition_empty_and_batchsize_errors():
     ctx = make_ctx(make_view(MemoryEngine()))
-    r = endpoints.partition_(None, ctx, req("GET", "partition", query={"batchsize": "3"}))
+    r = handle(ctx, req("GET", "partition", query={"batchsize": "3"}))
     assert r.body.startswith(b'{\n    "NumTotalBlocks": 0,')
     assert b'"Subvolumes": []' in r.body and b'"MinChunk": [\n            0,' in r.body
     with pytest.raises(BadRequest, match='parsing "": invalid syntax'):
-        endpoints.partition_(None, ctx, req("GET", "partition"))
+        handle(ctx, req("GET", "partition"))
     with pytest.raises(BadRequest, match="batchsize must be positive"):
-        endpoints.partition_(None, ctx, req("GET", "partition", query={"batchsize": "0"}))
+        handle(ctx, req("GET", "partition", query={"batchsize": "0"}))
     with pytest.raises(BadRequest, match="partition only supports GET"):
-        endpoints.partition_(None, ctx, req("POST", "partition", query={"batchsize": "3"}))
+        handle(ctx, req("POST", "partition", query={"batchsize": "3"}))
 
 
 def test_partition_z_gap_advances_layers():
@@ -210,6 +215,6 @@ def test_optimized_hole_in_first_column_starts_a_subvolume():
 def test_ptquery_rejects_out_of_int32_points():
     ctx = make_ctx(make_view(MemoryEngine()))
     with pytest.raises(BadRequest, match="cannot unmarshal number 2147483648 into Go value of type int32"):
-        endpoints.ptquery(None, ctx, req("POST", "ptquery", body=b"[[0,2147483648,0]]"))
-    assert endpoints.ptquery(None, ctx, req("POST", "ptquery", body=b"null")).body == b"[]"
-    assert endpoints.ptquery(None, ctx, req("PUT", "ptquery", body=b"[[0,0,0]]")).body == b""
+        handle(ctx, req("POST", "ptquery", body=b"[[0,2147483648,0]]"))
+    assert handle(ctx, req("POST", "ptquery", body=b"null")).body == b"[]"
+    assert handle(ctx, req("PUT", "ptquery", body=b"[[0,0,0]]")).body == b""

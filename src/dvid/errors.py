@@ -26,3 +26,11 @@ class Throttled(DVIDError):
     """No free throttle slot: 503 ``Server already running N throttled operations (max = M)``."""
 
     status = 503
+
+
+class UnknownInstance(BadRequest):
+    """No data instance of that name in the repo."""
+
+
+class WrongType(BadRequest):
+    """An instance exists but is not of the type the request needs (e.g. ``?roi=`` naming an image)."""

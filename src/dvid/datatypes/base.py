@@ -1,18 +1,23 @@
 """The datatype plugin contract.
 
 A datatype (``uint8blk``, ``roi``...) registers a ``DataType`` object in ``dvid.datatypes.registry``.
-The server resolves the UUID and instance name, checks locks, and hands the datatype a parsed,
-framework-free ``Request`` plus an ``InstanceContext`` (versioned view, helpers). The datatype
-returns a ``Response``. Errors are raised as ``dvid.errors.BadRequest`` / ``Throttled``.
+The server resolves the UUID and instance name, checks locks (asking the datatype's routes whether
+the request writes), and hands the datatype a parsed, framework-free ``Request`` plus an
+``InstanceContext`` (versioned view, helpers). The datatype's route table picks the handler and
+converts its arguments; the handler returns a ``Response``. Errors are raised as
+``dvid.errors.BadRequest`` (or a subclass) / ``Throttled``.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from dvid.errors import BadRequest
+from dvid.routing import MethodNotAllowed, Route, Router, Unmatched
 
 if TYPE_CHECKING:
     from dvid.datastore.instance import Instance
@@ -85,6 +90,30 @@ class Response:
         return cls(text.encode(), content_type="text/plain")
 
 
+
+class Volume(Protocol):
+    """A read-only precomputed volume (GridStore, ``storage/precomputed.py``), as a datatype sees it."""
+
+    chunk: tuple[int, int, int]
+    offset: tuple[int, int, int]
+    size: tuple[int, int, int]
+    encoding: str
+    resolution: list[float]
+    dtype: str
+    channels: int
+    #: how many scales the whole volume has
+    scales: int
+
+
+class Environment(Protocol):
+    """What the server offers every datatype beyond one request: configured GridStore volumes."""
+
+    def volume(self, alias: str, level: int) -> Volume:
+        """Scale ``level`` of the ``[store.<alias>] engine = "ngprecomputed"`` volume; BadRequest if
+        no such store is configured or it cannot be opened."""
+        ...
+
+
 class InstanceContext(Protocol):
     """What the server gives a datatype handler for one request (or one CLI command)."""
 
@@ -100,9 +129,10 @@ class InstanceContext(Protocol):
     #: the server's bounds on one request's work (``dvid.limits``)
     limits: Limits
 
-    def other_instance(self, name: str) -> tuple[Instance, VersionedView]:
+    def other_instance(self, name: str, typename: str | None = None) -> tuple[Instance, VersionedView]:
         """Another instance of the same repo by name, viewed at the same node (e.g. an ``roi``).
-        Raises BadRequest if unknown."""
+        Raises ``UnknownInstance`` if there is none, ``WrongType`` if ``typename`` is given and
+        it is of another type (both 400s with DVID's texts)."""
         ...
 
     def create_instance(self, typename: str, name: str, settings: dict[str, Any]) -> Instance:
@@ -146,9 +176,24 @@ class InstanceContext(Protocol):
 GENERIC_SETTINGS = ("typename", "dataname", "versioned", "Compression", "Checksum", "Tags", "sync")
 
 
+@dataclass
+class Call:
+    """What a handler of a route table is given: the datatype, the instance context, the request
+    (datatypes extend it with what their handlers share, e.g. imageblk's voxel source)."""
+
+    dt: DataType
+    ctx: InstanceContext
+    req: Request
+
+
 class DataType(abc.ABC):
     """One registered datatype. Instances of it are described by ``dvid.datastore.instance.Instance``
-    whose ``props`` dict holds this type's own (JSON-serialisable) properties."""
+    whose ``props`` dict holds this type's own (JSON-serialisable) properties.
+
+    Requests are served from ``routes`` (``dvid.routing``): the matched route says whether the
+    request writes (refused on committed nodes), may take its body while it arrives, and honours
+    ``throttle=true``; its handler is called as ``handler(call, **params)``.
+    """
 
     name: str
     url: str
@@ -156,6 +201,14 @@ class DataType(abc.ABC):
     #: the type's own creation settings (canonical spelling); anything else a client sends beyond
     #: ``GENERIC_SETTINGS`` is accepted but reported as ignored, with the closest known name
     settings: tuple[str, ...] = ()
+
+
+    routes: Router
+    env: Environment | None = None
+
+    def configure(self, env: Environment) -> None:
+        """Called once per server process before it serves: what the server offers datatypes."""
+        self.env = env
 
     @abc.abstractmethod
     def help(self) -> str:
@@ -174,27 +227,37 @@ class DataType(abc.ABC):
         ``view`` (None when no version view is available)."""
 
     def is_mutation(self, method: str, keyword: str) -> bool:
-        """Whether the request changes data (refused on locked nodes)."""
-        return method.upper() in ("POST", "PUT", "DELETE")
+        """Whether the request changes data (refused on locked nodes), from its routes."""
+        return self.routes.writes(method.upper(), keyword)
 
     def streams_body(self, method: str, keyword: str) -> bool:
         """Whether this endpoint takes a large upload as ``Request.arriving`` (processing the first
-        bytes while the rest arrives) instead of a complete ``body``."""
-        return False
+        bytes while the rest arrives) instead of a complete ``body``, from its routes."""
+        return self.routes.streams_body(method.upper(), keyword)
 
-    @abc.abstractmethod
+    def before(self, ctx: InstanceContext, req: Request) -> None:
+        """Checks every request of this type passes before its route is matched."""
+        return None
+
+    def make_call(self, ctx: InstanceContext, req: Request, route: Route) -> Call:
+        """The object the matched route's handler is given."""
+        return Call(self, ctx, req)
+
     def handle(self, ctx: InstanceContext, req: Request) -> Response:
-        """Serve one instance request."""
+        """Serve one instance request from ``routes``."""
+        self.before(ctx, req)
+        try:
+            match = self.routes.match(req.method, [req.keyword, *req.args])
+        except (Unmatched, MethodNotAllowed):
+            raise BadRequest(f'Bad API call ({req.path}) for data "{ctx.instance.name}".  '
+                             f"See API help at http://{ctx.host}/api/help/{self.name}") from None
+        call = self.make_call(ctx, req, match.route)
+        if match.route.throttleable and req.query.get("throttle") in ("true", "on"):
+            with ctx.throttle():
+                return match.route.handler(call, **match.params)
+        return match.route.handler(call, **match.params)
 
     def command(self, ctx: InstanceContext, args: list[str], settings: dict[str, str]) -> str:
         """A CLI ``dvid node <uuid> <name> <args...>`` command; returns the reply text."""
-        from dvid.errors import BadRequest
-
         cmd = args[0] if args else ""
         raise BadRequest(f"Unknown command.  Data '{ctx.instance.name}' [{self.name}] does not support '{cmd}' command.")
-
-
-def iter_chunks(data: bytes | bytearray | memoryview, size: int = 1 << 20) -> Iterable[memoryview]:
-    mv = memoryview(data)
-    for i in range(0, len(mv), size):
-        yield mv[i : i + size]

@@ -31,7 +31,7 @@ from dvid.server.http import (
 )
 from dvid.server.malloc import keep_freed_memory
 from dvid.server.protocol import BoundedHttpToolsProtocol
-from dvid.server.router import dispatch
+from dvid.server.router import dispatch, streams_upload
 from dvid.server.state import ServerState
 from dvid.storage.base import StorageError
 
@@ -74,13 +74,6 @@ def handle(st: ServerState, req: HttpRequest) -> Response:
 
 STREAM_UPLOAD_MIN = 4 << 20  # uploads this large may be handled while they arrive
 _uploads: ThreadPoolExecutor | None = None
-
-
-def _may_stream_upload(path: str) -> bool:
-    """Instance endpoints a datatype may take as an arriving upload (``DataType.streams_body``):
-    ``/api/node/<uuid>/<name>/raw/...``. Everything else gets the whole body first."""
-    p = path.split("/", 7)
-    return len(p) > 6 and p[1] == "api" and p[2] == "node" and p[5] == "raw"
 
 
 async def _handle_arriving(st: ServerState, req: HttpRequest, size: int, receive: Any, send: Any,
@@ -177,7 +170,7 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
         length = headers.get("content-length")
         size = int(length) if length and length.isdigit() else None
         if method == "POST" and size is not None and STREAM_UPLOAD_MIN <= size <= limits.max_request_bytes \
-                and _may_stream_upload(path):
+                and streams_upload(st, method, path):
             await _handle_arriving(st, req, size, receive, send, cors, limits.read_timeout)
             return
         try:

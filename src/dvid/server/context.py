@@ -10,7 +10,7 @@ from dvid.datastore.instance import Instance
 from dvid.datastore.jobs import Job
 from dvid.datastore.model import NodeRef
 from dvid.datastore.view import VersionedView
-from dvid.errors import BadRequest
+from dvid.errors import BadRequest, UnknownInstance, WrongType
 from dvid.server.state import ServerState
 
 
@@ -36,11 +36,14 @@ class ServerContext:
         ref = ds.resolve(self.uuid)
         return ServerContext(self._st, ref, ds.instance(ref, self.instance.name))
 
-    def other_instance(self, name: str) -> tuple[Instance, VersionedView]:
+    def other_instance(self, name: str, typename: str | None = None) -> tuple[Instance, VersionedView]:
+        what = typename.upper() if typename else "data instance"
         try:
             inst = self._st.datastore.instance(self.ref, name)
         except BadRequest:
-            raise BadRequest(f'Can\'t get ROI with name "{name}": invalid data instance name') from None
+            raise UnknownInstance(f'Can\'t get {what} with name "{name}": invalid data instance name') from None
+        if typename is not None and inst.typename != typename:
+            raise WrongType(f'Data name "{name}" was not of {typename} data type')
         return inst, self._st.datastore.view(self.ref, inst)
 
     def create_instance(self, typename: str, name: str, settings: dict[str, Any]) -> Instance:

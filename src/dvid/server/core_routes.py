@@ -49,6 +49,8 @@ def help_page(st: ServerState, req: HttpRequest) -> Response:
 
 
 def type_help(st: ServerState, req: HttpRequest, typename: str) -> Response:
+    if not typename:  # /api/help/
+        return help_page(st, req)
     dt = registry.get(typename)
     if dt is None:
         raise BadRequest(f'Data type "{typename}" is not supported by current DVID server')

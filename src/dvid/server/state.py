@@ -15,10 +15,12 @@ from typing import Any
 from dvid.datastore.jobs import JobStore
 from dvid.datastore.manager import Datastore
 from dvid.datatypes import registry
+from dvid.errors import BadRequest
 from dvid.server.config import Config
 from dvid.server.stores import StoreAssignment
 from dvid.server.throttle import Throttle
-from dvid.storage import Engine, open_engine
+from dvid.storage import Engine, StorageError, open_engine
+from dvid.storage.precomputed import PrecomputedVolume, open_volume
 
 _ENGINES: dict[tuple[str, str], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -67,9 +69,8 @@ class ServerState:
         self.config = config
         sc = config.store()
         self.store = shared_engine(sc.engine, sc.options)
-        from dvid.datatypes.imageblk import gridstore
-
-        gridstore.configure({a: str(c.options["ref"]) for a, c in config.stores.items() if c.engine == "ngprecomputed"})
+        for dt in registry.all_types().values():
+            dt.configure(self)
         meta = None
         if config.metadata_store and config.metadata_store != sc.alias:
             mc = config.store(config.metadata_store)
@@ -100,6 +101,16 @@ class ServerState:
     @property
     def fullwrite(self) -> bool:
         return self.config.rw_mode == "fullwrite"
+
+    def volume(self, alias: str, level: int) -> PrecomputedVolume:
+        """A configured GridStore volume's scale (``Environment.volume`` for the datatypes)."""
+        sc = self.config.stores.get(alias)
+        if sc is None or sc.engine != "ngprecomputed":
+            raise BadRequest(f'GridStore "{alias}" is not a configured ngprecomputed store on this server')
+        try:
+            return open_volume(str(sc.options["ref"]), level)
+        except StorageError as e:
+            raise BadRequest(f'GridStore "{alias}" {e}') from None
 
     def host(self) -> str:
         host = self.config.host or "localhost"

@@ -16,10 +16,9 @@ from dvid.codecs.images import decode_image
 from dvid.datastore import keys
 from dvid.datastore.jobs import Job
 from dvid.datatypes.base import InstanceContext
+from dvid.datatypes.imageblk import export, pyramid_api, pyramid_auto
 from dvid.datatypes.imageblk import extents as ext
-from dvid.datatypes.imageblk import pyramid_api, pyramid_auto
 from dvid.datatypes.imageblk.ingest import (
-    BlockFormat,
     expand_globs,
     load_stack,
     parse_point,
@@ -27,21 +26,16 @@ from dvid.datatypes.imageblk.ingest import (
     to_voxels,
     write_region,
 )
-from dvid.datatypes.imageblk.props import block_size
+from dvid.datatypes.imageblk.layout import Layout
 from dvid.datatypes.imageblk.voxels import BLOCK_CLASS, block_coord
-from dvid.errors import BadRequest
+from dvid.datatypes.roi.spans import replace_spans, set_z_range
+from dvid.errors import BadRequest, UnknownInstance
 
 if TYPE_CHECKING:
     from dvid.datatypes.imageblk.types import ImageBlkType
 
 _RUNNING: set[tuple[int, int]] = set()
 _RUNNING_LOCK = threading.Lock()
-
-
-def block_format(dt: ImageBlkType, ctx: InstanceContext) -> BlockFormat:
-    inst = ctx.instance
-    return BlockFormat(block_size(inst), dt.vt.np_dtype, dt.vt.channels, inst.props["Background"],
-                       inst.compression, inst.checksum)
 
 
 def run(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: dict[str, str]) -> str:
@@ -55,8 +49,6 @@ def run(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: dict[
     if cmd == "pyramid":
         return pyramid_api.command(dt, ctx, args, settings)
     if cmd in ("export", "import"):
-        from dvid.datatypes.imageblk import export
-
         return export.export(dt, ctx, args, settings) if cmd == "export" else export.import_(dt, ctx, args, settings)
     raise BadRequest(f"Unknown command.  Data instance '{ctx.instance.name}' [{dt.name}] does not support "
                      f"'{cmd}' command.")
@@ -96,16 +88,16 @@ def _load(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
         raise BadRequest("load needs an offset x,y,z and at least one file glob")
     offset = parse_point(args[1])
     files = expand_globs(args[2:], ctx.host.split(":")[0])
-    fmt = block_format(dt, ctx)
+    layout = dt.layout(ctx.instance)
     release = _exclusive(ctx)
     ctx.log_to_node("load " + " ".join(args[1:]))
 
-    block_bytes = int(np.prod(fmt.block_size)) * dt.vt.bytes_per_voxel
+    block_bytes = layout.block_bytes
 
     def work(job: Job) -> str:
         try:
             job.set_totals(files=len(files))
-            box = load_stack(ctx.view, fmt, files, offset, decode_image,
+            box = load_stack(ctx.view, layout, files, offset, decode_image,
                              on_progress=lambda f, b: job.advance(files=f, blocks=b, nbytes=b * block_bytes),
                              on_error=job.error)
             if box is not None:
@@ -133,7 +125,7 @@ def _put(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
     slice_as_volume(np.zeros((1, 1), np.uint8), plane)  # validates the plane name
     offset = list(parse_point(args[3]))
     files = expand_globs(args[4:], ctx.host.split(":")[0])
-    fmt = block_format(dt, ctx)
+    layout = dt.layout(ctx.instance)
     release = _exclusive(ctx)
     ctx.log_to_node("put local " + " ".join(args[2:]))
 
@@ -144,7 +136,7 @@ def _put(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
             for k, path in enumerate(files):
                 try:
                     with open(path, "rb") as f:
-                        img = to_voxels(decode_image(f.read()), fmt, path)
+                        img = to_voxels(decode_image(f.read()), layout, path)
                 except (OSError, BadRequest) as e:
                     job.error(path, str(e))
                     job.advance(files=1)
@@ -152,7 +144,7 @@ def _put(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
                 vol, normal = slice_as_volume(img, plane)
                 off = list(offset)
                 off[normal] += k
-                n = write_region(ctx.view, fmt, vol, off)
+                n = write_region(ctx.view, layout, vol, off)
                 job.advance(nbytes=vol.nbytes)
                 end = [off[0] + vol.shape[2] - 1, off[1] + vol.shape[1] - 1, off[2] + vol.shape[0] - 1]
                 lo = off if lo is None else [min(a, b) for a, b in zip(lo, off, strict=True)]
@@ -169,7 +161,7 @@ def _put(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
     return f'Writing {len(files)} {plane} slices into data instance "{ctx.instance.name}" @ node {ctx.uuid} ...'
 
 
-def foreground_spans(view, fmt: BlockFormat, background: list[int], job: Job | None = None) -> np.ndarray:
+def foreground_spans(view, layout: Layout, background: list[int], job: Job | None = None) -> np.ndarray:
     """Spans [z, y, x0, x1] of blocks holding any voxel not in ``background``, in key order."""
     bg = np.array(sorted(set(background)), np.uint8)
     lut = np.ones(256, bool)
@@ -208,26 +200,16 @@ def _foreground_roi(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> 
     except ValueError:
         raise BadRequest(f"background values must be comma-separated integers, got '{args[2]}'") from None
     try:
-        roi_inst, roi_view = ctx.other_instance(name)
-        if roi_inst.typename != "roi":
-            raise BadRequest(f'Data name "{name}" was not of roi data type')
-    except BadRequest as e:
-        if "was not of roi" in str(e):
-            raise
+        roi_inst, roi_view = ctx.other_instance(name, typename="roi")
+    except UnknownInstance:
         ctx.create_instance("roi", name, {})
-        roi_inst, roi_view = ctx.other_instance(name)
-    fmt = block_format(dt, ctx)
+        roi_inst, roi_view = ctx.other_instance(name, typename="roi")
+    layout = dt.layout(ctx.instance)
     ctx.log_to_node("roi " + " ".join(args[1:]))
-    from dvid.datatypes.roi.spans import replace_spans
-
     def work(job: Job) -> str:
-        spans = foreground_spans(ctx.view, fmt, background, job)
+        spans = foreground_spans(ctx.view, layout, background, job)
         replace_spans(roi_view, spans)
-        if len(spans):
-            roi_inst.props["MinZ"] = int(spans[:, 0].min())
-            roi_inst.props["MaxZ"] = int(spans[:, 0].max())
-        else:
-            roi_inst.props["MinZ"], roi_inst.props["MaxZ"] = 2**31 - 1, -(2**31)
+        set_z_range(roi_inst, spans)
         ctx.save_instance(roi_inst)
         return f"ROI {name} has {len(spans)} spans of foreground blocks"
 

@@ -13,40 +13,22 @@ import glob
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
 from dvid.codecs import block as blockcodec
 from dvid.datastore.view import VersionedView
+from dvid.datatypes.imageblk.layout import Layout
 from dvid.datatypes.imageblk.voxels import block_tkey, encode_blocks, with_change_record
 from dvid.errors import BadRequest
 from dvid.geometry import Box
-
-
-@dataclass(frozen=True)
-class BlockFormat:
-    """What the writer needs to know about an instance's blocks."""
-
-    block_size: tuple[int, int, int]  # x, y, z
-    dtype: np.dtype
-    channels: int  # 4 for rgba8blk, else 1
-    background: int
-    compression: str
-    checksum: str
-
-    @property
-    def voxel_shape(self) -> tuple[int, ...]:
-        bx, by, bz = self.block_size
-        return (bz, by, bx, self.channels) if self.channels > 1 else (bz, by, bx)
-
 
 _POOL = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="decode")
 
 
 def write_region(
     view: VersionedView,
-    fmt: BlockFormat,
+    layout: Layout,
     data: np.ndarray,
     offset: Sequence[int],
     mask: np.ndarray | None = None,
@@ -60,7 +42,7 @@ def write_region(
     All touched blocks go to storage in one atomic batch, with their change record unless
     ``record`` is False (a pyramid level imported as is). Returns the number of blocks written.
     """
-    bx, by, bz = fmt.block_size
+    bx, by, bz = layout.block_size
     x0, y0, z0 = (int(v) for v in offset)
     nz, ny, nx = data.shape[:3]
     if nz == 0 or ny == 0 or nx == 0:
@@ -81,15 +63,15 @@ def write_region(
     cov6 = covered.reshape(nbz, bz, nby, by, nbx, bx)
     full = cov6.all(axis=(1, 3, 5))  # [nbz, nby, nbx]
     touched = cov6.any(axis=(1, 3, 5))
-    canvas = np.empty(cshape, fmt.dtype)
-    canvas.fill(fmt.background if fmt.dtype.itemsize * fmt.channels == 1 else 0)
+    canvas = np.empty(cshape, layout.dtype)
+    canvas.fill(layout.background if layout.dtype.itemsize * layout.channels == 1 else 0)
     # read-modify-write: load stored content of partly covered blocks into the canvas
     partial = np.argwhere(touched & ~full)
     if len(partial):
         tks = [block_tkey(b0[0] + ix, b0[1] + iy, b0[2] + iz) for iz, iy, ix in partial]
         for (iz, iy, ix), val in zip(partial, view.get_many(tks), strict=True):
             if val:
-                blk = np.frombuffer(blockcodec.deserialize(val), fmt.dtype).reshape(fmt.voxel_shape)
+                blk = np.frombuffer(blockcodec.deserialize(val), layout.dtype).reshape(layout.voxel_shape)
                 canvas[iz * bz : (iz + 1) * bz, iy * by : (iy + 1) * by, ix * bx : (ix + 1) * bx] = blk
     if mask is None:
         canvas[sl] = data
@@ -97,7 +79,7 @@ def write_region(
         np.copyto(canvas[sl], data, where=mask if data.ndim == 3 else mask[..., None])
     # encode each touched block with the same row-staged encoder as POST raw
     box = Box((cx0, cy0, cz0), (nbx * bx, nby * by, nbz * bz))
-    puts = list(encode_blocks(canvas, box, fmt.block_size, fmt.compression, fmt.checksum,
+    puts = list(encode_blocks(canvas, box, layout.block_size, layout.compression, layout.checksum,
                               skip=lambda x, y, z: not touched[z - b0[2], y - b0[1], x - b0[0]]))
     view.write(puts=with_change_record(puts) if record else puts)
     return len(puts)
@@ -128,12 +110,12 @@ def parse_point(text: str, what: str = "offset") -> tuple[int, int, int]:
     return x, y, z
 
 
-def to_voxels(img: np.ndarray, fmt: BlockFormat, name: str) -> np.ndarray:
+def to_voxels(img: np.ndarray, layout: Layout, name: str) -> np.ndarray:
     """Convert a decoded image to the instance's voxel layout, or refuse it with a clear message.
 
     uint8blk takes 8-bit gray only (RGB/RGBA are refused rather than stored as garbage, DVID Q18);
     rgba8blk takes RGB (alpha set to 255) or RGBA; 16-bit gray only for 16-bit types."""
-    if fmt.channels == 4:
+    if layout.channels == 4:
         if img.ndim == 3 and img.shape[2] == 4 and img.dtype == np.uint8:
             return img
         if img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8:
@@ -145,11 +127,11 @@ def to_voxels(img: np.ndarray, fmt: BlockFormat, name: str) -> np.ndarray:
     if img.ndim != 2:
         raise BadRequest(f"{name}: this instance needs grayscale images, got {_describe(img)}; "
                          "convert the stack to 8-bit gray first")
-    if img.dtype == fmt.dtype:
+    if img.dtype == layout.dtype:
         return img
-    if img.dtype == np.uint8 and fmt.dtype.kind in "uif" and fmt.dtype.itemsize > 1:
-        return img.astype(fmt.dtype)
-    raise BadRequest(f"{name}: image of {_describe(img)} does not fit voxels of type {fmt.dtype}")
+    if img.dtype == np.uint8 and layout.dtype.kind in "uif" and layout.dtype.itemsize > 1:
+        return img.astype(layout.dtype)
+    raise BadRequest(f"{name}: image of {_describe(img)} does not fit voxels of type {layout.dtype}")
 
 
 def _describe(img: np.ndarray) -> str:
@@ -159,7 +141,7 @@ def _describe(img: np.ndarray) -> str:
 
 def load_stack(
     view: VersionedView,
-    fmt: BlockFormat,
+    layout: Layout,
     files: Sequence[str],
     offset: tuple[int, int, int],
     decode: Callable[[bytes], np.ndarray],
@@ -172,7 +154,7 @@ def load_stack(
     keeps what was stored. Returns the (min, max) voxel extents of everything written, or None.
     """
     x0, y0, z0 = offset
-    bz = fmt.block_size[2]
+    bz = layout.block_size[2]
     lo: list[int] | None = None
     hi: list[int] | None = None
     k = 0
@@ -185,7 +167,7 @@ def load_stack(
         def read(i: int) -> tuple[int, np.ndarray | str]:
             try:
                 with open(files[i], "rb") as f:
-                    return i, to_voxels(decode(f.read()), fmt, os.path.basename(files[i]))
+                    return i, to_voxels(decode(f.read()), layout, os.path.basename(files[i]))
             except (OSError, BadRequest) as e:
                 return i, str(e).splitlines()[0]
 
@@ -199,13 +181,13 @@ def load_stack(
             h = max(im.shape[0] for _, im in imgs)
             w = max(im.shape[1] for _, im in imgs)
             depth = group[-1] - group[0] + 1
-            data = np.zeros((depth, h, w) + imgs[0][1].shape[2:], fmt.dtype)
+            data = np.zeros((depth, h, w) + imgs[0][1].shape[2:], layout.dtype)
             mask = np.zeros((depth, h, w), bool)
             for i, im in imgs:
                 data[i - group[0], : im.shape[0], : im.shape[1]] = im
                 mask[i - group[0], : im.shape[0], : im.shape[1]] = True
             full = bool(mask.all())
-            written = write_region(view, fmt, data, (x0, y0, z0 + group[0]), None if full else mask)
+            written = write_region(view, layout, data, (x0, y0, z0 + group[0]), None if full else mask)
             zs = [z0 + i for i, _ in imgs]
             box_lo = [x0, y0, min(zs)]
             box_hi = [x0 + w - 1, y0 + h - 1, max(zs)]

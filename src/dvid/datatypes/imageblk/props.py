@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from dvid.datastore.instance import Instance
+from dvid.datatypes.base import Environment, Volume
 from dvid.errors import BadRequest
 
 
@@ -76,8 +77,9 @@ def _int_list(s: str, label: str) -> list[int]:
     return vals
 
 
-def init_props(settings: dict[str, Any], vt: VoxelType | None = None) -> dict[str, Any]:
-    """Parse creation settings into props; unknown keys are ignored (as DVID)."""
+def init_props(settings: dict[str, Any], vt: VoxelType | None = None, env: Environment | None = None) -> dict[str, Any]:
+    """Parse creation settings into props; unknown keys are ignored (as DVID). A GridStore instance
+    takes BlockSize, VoxelSize and extents from its volume's scale (``env.volume``)."""
     props: dict[str, Any] = {
         "BlockSize": [32, 32, 32], "VoxelSize": [8.0, 8.0, 8.0],
         "VoxelUnits": ["nanometers"] * 3, "MinPoint": None, "MaxPoint": None,
@@ -125,11 +127,27 @@ def init_props(settings: dict[str, Any], vt: VoxelType | None = None) -> dict[st
         except ValueError:
             raise BadRequest(f"ScaleLevel must be an integer, got '{s}'") from None
     if (s := _string(settings, "gridstore")) is not None and s != "":
-        from dvid.datatypes.imageblk.gridstore import grid_props
-
+        if env is None:
+            raise BadRequest("GridStore instances can only be created on a server with configured stores")
         vt = vt or VOXEL_TYPES[0]
-        props.update(grid_props(s, props["ScaleLevel"], vt.dtype, vt.channels))
+        props.update(volume_props(env.volume(s, props["ScaleLevel"]), s, props["ScaleLevel"], vt))
     return props
+
+
+def volume_props(vol: Volume, alias: str, level: int, vt: VoxelType) -> dict[str, Any]:
+    """Instance props taken from a GridStore volume's scale (imageblk.md §3.2)."""
+    if vol.dtype != vt.dtype or vol.channels != vt.channels:
+        raise BadRequest(f'GridStore "{alias}" holds {vol.channels}-channel {vol.dtype} voxels, '
+                         f"not {vt.channels}-channel {vt.dtype}")
+    end = [o + n for o, n in zip(vol.offset, vol.size, strict=True)]
+    return {
+        "BlockSize": list(vol.chunk),
+        "VoxelSize": list(vol.resolution),
+        "MinPoint": list(vol.offset),
+        "MaxPoint": [e - 1 for e in end],
+        "GridStore": alias,
+        "ScaleLevel": level,
+    }
 
 
 def _num(v: float) -> float | int:

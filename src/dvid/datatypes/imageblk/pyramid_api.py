@@ -135,18 +135,18 @@ def start(dt: ImageBlkType, ctx: InstanceContext, opts: pyr.Options) -> tuple[st
 
 def _grid_levels(dt: ImageBlkType, ctx: InstanceContext) -> str:
     """A GridStore volume's precomputed scales become ``<name>_k`` GridStore instances."""
-    from dvid.datatypes.imageblk.gridstore import open_grid, scale_count
-
+    if dt.env is None:
+        raise BadRequest("GridStore volumes are only available in a server")
     inst = ctx.instance
     alias, base = inst.props["GridStore"], int(inst.props.get("ScaleLevel", 0))
     made, names = [], []
-    for k in range(1, scale_count(alias) - base):
+    for k in range(1, dt.env.volume(alias, 0).scales - base):
         name = pyr.level_name(inst.name, k)
         names.append(name)
         try:
             lvl, _ = ctx.other_instance(name)
         except BadRequest:
-            open_grid(alias, base + k)
+            dt.env.volume(alias, base + k)
             ctx.create_instance(inst.typename, name, {"gridstore": alias, "scalelevel": str(base + k)})
             made.append(name)
             continue

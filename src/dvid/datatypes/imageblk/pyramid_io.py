@@ -28,12 +28,13 @@ from dvid.datatypes.base import InstanceContext
 from dvid.datatypes.imageblk import extents as ext
 from dvid.datatypes.imageblk import pyramid as pyr
 from dvid.datatypes.imageblk.downsample import Triple
-from dvid.datatypes.imageblk.export import _kvstore, _slabs
 from dvid.datatypes.imageblk.ingest import write_region
 from dvid.datatypes.imageblk.props import block_size
 from dvid.datatypes.imageblk.voxels import gather
 from dvid.errors import BadRequest
 from dvid.geometry import Box
+from dvid.volume_specs import kvstore as _kvstore
+from dvid.volume_specs import slabs as _slabs
 
 if TYPE_CHECKING:
     from dvid.datatypes.imageblk.types import ImageBlkType
@@ -217,8 +218,6 @@ def open_multiscale(src: str, fmt: str) -> list[dict[str, Any]] | None:
 
 def import_pyramid(dt: ImageBlkType, ctx: InstanceContext, src: str, fmt: str, scales: list[dict[str, Any]],
                    settings: dict[str, str]) -> str:
-    from dvid.datatypes.imageblk.commands import block_format  # commands imports export -> this module
-
     vt = dt.vt
     for k, sc in enumerate(scales):
         if np.dtype(sc["array"].dtype.numpy_dtype) != np.dtype(vt.dtype):
@@ -246,7 +245,7 @@ def import_pyramid(dt: ImageBlkType, ctx: InstanceContext, src: str, fmt: str, s
                                  "it cannot take this scale")
         targets.append(lvl)
     adopt = _pyramid_factors(scales)
-    fmt0 = block_format(dt, ctx)
+    fmt0 = dt.layout(ctx.instance)
 
     def work(job: Job) -> str:
         total = sum(len(list(_slabs(sc["origin"][2], sc["origin"][2] + sc["size"][2] - 1, fmt0.block_size[2])))

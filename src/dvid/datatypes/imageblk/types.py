@@ -1,4 +1,5 @@
-"""The imageblk DataType: registration, settings, instance JSON and request dispatch."""
+"""The imageblk DataType: registration, settings, instance JSON, and what every request shares
+(its voxel source, checks made before routing). Endpoints are the route table in ``routes.py``."""
 
 from __future__ import annotations
 
@@ -8,14 +9,21 @@ from typing import Any
 from dvid.datastore.instance import Instance
 from dvid.datastore.view import VersionedView
 from dvid.datatypes.base import DataType, InstanceContext, Request, Response
-from dvid.datatypes.imageblk import commands, endpoints, pyramid_api, pyramid_auto
+from dvid.datatypes.imageblk import commands, pyramid_api
 from dvid.datatypes.imageblk import extents as ext
+from dvid.datatypes.imageblk.call import Call
+from dvid.datatypes.imageblk.layout import Layout
+from dvid.datatypes.imageblk.masking import check_attenuation
 from dvid.datatypes.imageblk.props import SETTINGS, VoxelType, extended_json, init_props
+from dvid.datatypes.imageblk.routes import ROUTES
+from dvid.datatypes.imageblk.source import StoredBlocks, VolumeBlocks, VoxelSource
 from dvid.errors import BadRequest
+from dvid.routing import Route
 
 
 class ImageBlkType(DataType):
     settings = SETTINGS
+    routes = ROUTES
 
     def __init__(self, vt: VoxelType) -> None:
         self.vt = vt
@@ -28,7 +36,7 @@ class ImageBlkType(DataType):
         return text.format(typename=self.name, blocksize=32, res="8.000000", bpv=self.vt.bytes_per_voxel)
 
     def init_props(self, settings: dict[str, Any]) -> dict[str, Any]:
-        return init_props(settings, self.vt)
+        return init_props(settings, self.vt, self.env)
 
     def info(self, instance: Instance, view: VersionedView | None) -> dict[str, Any]:
         e = ext.read_extents(view, instance)
@@ -38,27 +46,34 @@ class ImageBlkType(DataType):
             "Extents": {"MinPoint": e[0] if e else None, "MaxPoint": e[1] if e else None},
         }
 
-    def streams_body(self, method: str, keyword: str) -> bool:
-        return method == "POST" and keyword == "raw"  # block-aligned 3-d writes encode as they arrive
+    def layout(self, instance: Instance) -> Layout:
+        return Layout.of(instance, self.vt)
 
-    def handle(self, ctx: InstanceContext, req: Request) -> Response:
+    def source(self, ctx: InstanceContext) -> VoxelSource:
+        """The instance's voxels: its stored blocks, or the GridStore volume it proxies."""
+        lay = self.layout(ctx.instance)
+        alias = ctx.instance.props.get("GridStore")
+        if not alias:
+            return StoredBlocks(ctx.view, lay)
+        if self.env is None:
+            raise BadRequest(f'GridStore "{alias}" is not available outside a server')
+        return VolumeBlocks(self.env.volume(alias, int(ctx.instance.props.get("ScaleLevel", 0))), lay)
+
+    def before(self, ctx: InstanceContext, req: Request) -> None:
         if req.method not in ("GET", "POST"):
             raise BadRequest(f'Data "{ctx.instance.name}" can only handle GET or POST HTTP verbs')
-        endpoints.check_attenuation(req)
-        if ctx.instance.props.get("GridStore") and req.method == "POST" and req.keyword in endpoints.WRITES:
+        check_attenuation(req)
+
+    def make_call(self, ctx: InstanceContext, req: Request, route: Route) -> Call:
+        src = self.source(ctx)
+        if not src.writable and route.changes_data(req.method):
             raise BadRequest(f'data instance "{ctx.instance.name}" is a read-only GridStore proxy')
-        if req.keyword == "pyramid":
-            return pyramid_api.http(self, ctx, req)
+        return Call(self, ctx, req, src)
+
+    def handle(self, ctx: InstanceContext, req: Request) -> Response:
         if "scale" in req.query and req.keyword in pyramid_api.SCALED_KEYWORDS:
             ctx = pyramid_api.scaled(ctx, req)  # ?scale=N reads level N: <name>_N
-        handler = endpoints.ROUTES.get(req.keyword)
-        if handler is None:
-            raise BadRequest(f'Bad API call ({req.path}) for data "{ctx.instance.name}".  '
-                             f"See API help at http://{ctx.host}/api/help/{self.name}")
-        resp = handler(self, ctx, req)
-        if req.method == "POST" and req.keyword in ("raw", "blocks"):
-            pyramid_auto.after_write(self, ctx)  # O(1): an auto pyramid updates in the background
-        return resp
+        return super().handle(ctx, req)
 
     def command(self, ctx: InstanceContext, args: list[str], settings: dict[str, str]) -> str:
         return commands.run(self, ctx, args, settings)

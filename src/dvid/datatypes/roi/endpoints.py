@@ -1,22 +1,21 @@
-"""roi HTTP endpoints (roi.md §4)."""
+"""roi HTTP endpoints (roi.md §4) and their route table."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from dvid import jsonbody
-from dvid.datatypes.base import InstanceContext, Request, Response
+from dvid.converters import CONVERTERS
+from dvid.datatypes.base import Call, Response
 from dvid.datatypes.roi.partition import partition
-from dvid.datatypes.roi.spans import SpanIndex, read_spans, replace_spans
+from dvid.datatypes.roi.spans import SpanIndex, read_spans, replace_spans, set_z_range
 from dvid.errors import BadRequest
-from dvid.geometry import parse_point, parse_shape
+from dvid.geometry import Box
 from dvid.limits import DEFAULT, INT32_MAX, INT32_MIN, refuse
-
-if TYPE_CHECKING:
-    from dvid.datatypes.roi.types import RoiType
+from dvid.routing import Route, Router
 
 MAXI, MINI = INT32_MAX, INT32_MIN
 
@@ -25,12 +24,23 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def help_(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
-    return Response((dt.help() + "\n").encode(), content_type="text/plain")
+def _refuse(message: str):
+    def handler(c: Call, **_: Any) -> Response:
+        raise BadRequest(message)
+
+    return handler
 
 
-def info(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
-    return Response(_dumps(dt.info(ctx.instance, ctx.view)), content_type="application/json")
+def _empty(c: Call, **_: Any) -> Response:
+    return Response(b"")
+
+
+def help_(c: Call) -> Response:
+    return Response((c.dt.help() + "\n").encode(), content_type="text/plain")
+
+
+def info(c: Call) -> Response:
+    return Response(_dumps(c.dt.info(c.ctx.instance, c.ctx.view)), content_type="application/json")
 
 
 def parse_spans(body: bytes | bytearray | memoryview, limit: int = DEFAULT.max_json_bytes) -> np.ndarray:
@@ -57,54 +67,40 @@ def parse_spans(body: bytes | bytearray | memoryview, limit: int = DEFAULT.max_j
     return np.array(rows, np.int64).reshape(-1, 4)
 
 
-def _set_z_range(ctx: InstanceContext, spans: np.ndarray) -> None:
-    p = ctx.instance.props
-    if len(spans):
-        p["MinZ"], p["MaxZ"] = int(spans[:, 0].min()), int(spans[:, 0].max())
-    else:
-        p["MinZ"], p["MaxZ"] = MAXI, MINI
-    ctx.save_instance()
+def get_roi(c: Call) -> Response:
+    return Response(_dumps(read_spans(c.ctx.view).tolist()), content_type="application/json")
 
 
-def roi(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
-    if req.method == "GET":
-        return Response(_dumps(read_spans(ctx.view).tolist()), content_type="application/json")
-    if req.method == "POST":
-        spans = parse_spans(req.body, ctx.limits.max_json_bytes)
-        replace_spans(ctx.view, spans)
-        _set_z_range(ctx, spans)
-        return Response(b"")
-    if req.method == "DELETE":
-        replace_spans(ctx.view, [])
-        _set_z_range(ctx, np.zeros((0, 4), np.int64))
-        return Response(b"")
+def post_roi(c: Call) -> Response:
+    spans = parse_spans(c.req.body, c.ctx.limits.max_json_bytes)
+    replace_spans(c.ctx.view, spans)
+    set_z_range(c.ctx.instance, spans)
+    c.ctx.save_instance()
     return Response(b"")
 
 
-def mask(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
-    if req.method != "GET":
-        raise BadRequest("ROI mask only supports GET")
-    p = req.parts
-    if len(p) < 7:
-        raise BadRequest('"mask" must be followed by shape/size/offset')
-    if len(parse_shape(p[4])) != 3:
+def delete_roi(c: Call) -> Response:
+    replace_spans(c.ctx.view, [])
+    set_z_range(c.ctx.instance, [])
+    c.ctx.save_instance()
+    return Response(b"")
+
+
+def get_mask(c: Call, shape: tuple[int, ...], box: Box) -> Response:
+    """``GET mask/0_1_2/<size>/<offset>``: 1 for voxels inside the ROI, 0 outside, as uint8."""
+    if len(shape) != 3:
         raise BadRequest("Currently only 3d masks ('0_1_2' shape) is supported")
-    off = parse_point(p[6])
-    if len(off) != 3:
-        raise BadRequest(f"Offset must be 3d coordinate, not {len(off)}-d coordinate")
-    size = parse_point(p[5])
-    if len(size) != 3:
-        raise BadRequest(f"Size must be 3 (not {len(size)}) dimensions")
+    off, size = box.offset, box.size
     if any(s < 1 for s in size):
         raise BadRequest("mask size must be at least 1 voxel along each axis")
-    n = size[0] * size[1] * size[2]
-    if n > ctx.limits.max_request_bytes:
-        raise refuse("mask", n, "max_request_bytes", ctx.limits.max_request_bytes, " bytes")
-    bs = ctx.instance.props["BlockSize"]
+    n = box.voxels
+    if n > c.ctx.limits.max_request_bytes:
+        raise refuse("mask", n, "max_request_bytes", c.ctx.limits.max_request_bytes, " bytes")
+    bs = c.ctx.instance.props["BlockSize"]
     out = np.zeros((size[2], size[1], size[0]), np.uint8)
     lo = [o // b for o, b in zip(off, bs, strict=True)]
     hi = [(o + s - 1) // b for o, s, b in zip(off, size, bs, strict=True)]
-    for z, y, x0, x1 in read_spans(ctx.view).tolist():
+    for z, y, x0, x1 in read_spans(c.ctx.view).tolist():
         if not (lo[2] <= z <= hi[2] and lo[1] <= y <= hi[1]) or x1 < lo[0] or x0 > hi[0]:
             continue
         zs, ze = max(z * bs[2], off[2]) - off[2], min((z + 1) * bs[2], off[2] + size[2]) - off[2]
@@ -114,14 +110,12 @@ def mask(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
     return Response(memoryview(out).cast("B"), content_type="application/octet-stream")
 
 
-def ptquery(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
-    if req.method == "GET":
-        raise BadRequest("ptquery requires POST with list of points")
-    if req.method != "POST":
-        return Response(b"")
+def post_ptquery(c: Call) -> Response:
+    """``POST ptquery`` with ``[[x, y, z], ...]``: whether each point's block is in the ROI."""
+    req = c.req
     if not bytes(req.body).strip():
         raise BadRequest("unexpected end of JSON input")
-    doc = jsonbody.load(req.body, limit=ctx.limits.max_json_bytes, what="")
+    doc = jsonbody.load(req.body, limit=c.ctx.limits.max_json_bytes, what="")
     if doc is None:
         doc = []
     if not isinstance(doc, list):
@@ -136,16 +130,14 @@ def ptquery(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
         if bad:  # Go decodes into [3]int32 and rejects the number
             raise BadRequest(f"json: cannot unmarshal number {bad[0]} into Go value of type int32")
         pts.append((list(item) + [0, 0, 0])[:3])
-    bs = ctx.instance.props["BlockSize"]
-    idx = SpanIndex(read_spans(ctx.view))
+    bs = c.ctx.instance.props["BlockSize"]
+    idx = SpanIndex(read_spans(c.ctx.view))
     res = [idx.inside(x // bs[0], y // bs[1], z // bs[2]) for x, y, z in pts]
     return Response(_dumps(res), content_type="application/json")
 
 
-def partition_(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
-    if req.method != "GET":
-        raise BadRequest("partition only supports GET request")
-    raw = req.query.get("batchsize", "")
+def get_partition(c: Call) -> Response:
+    raw = c.req.query.get("batchsize", "")
     try:
         b = int(raw)
     except ValueError:
@@ -154,10 +146,24 @@ def partition_(dt: RoiType, ctx: InstanceContext, req: Request) -> Response:
         raise BadRequest("batchsize must be positive")
     if b > INT32_MAX:
         raise BadRequest(f"batchsize must be at most {INT32_MAX}")
-    optimized = req.query.get("optimized") in ("true", "on")
-    doc = partition(read_spans(ctx.view), b, list(ctx.instance.props["BlockSize"]), optimized,
-                    ctx.limits.max_partition_subvolumes)
+    optimized = c.req.query.get("optimized") in ("true", "on")
+    doc = partition(read_spans(c.ctx.view), b, list(c.ctx.instance.props["BlockSize"]), optimized,
+                    c.ctx.limits.max_partition_subvolumes)
     return Response(json.dumps(doc, indent=4).encode(), content_type="application/json")
 
 
-ROUTES = {"help": help_, "info": info, "roi": roi, "mask": mask, "ptquery": ptquery, "partition": partition_}
+ROUTES = Router([
+    Route("*", "help", help_),
+    Route("*", "info", info),
+    Route("GET", "roi", get_roi),
+    Route("POST", "roi", post_roi),
+    Route("DELETE", "roi", delete_roi),
+    Route("*", "roi", _empty),
+    Route("GET", "mask/{shape:shape}/{box:subvolume}", get_mask),
+    Route("*", "mask", _refuse("ROI mask only supports GET")),
+    Route("POST", "ptquery", post_ptquery, writes=False),
+    Route("GET", "ptquery", _refuse("ptquery requires POST with list of points")),
+    Route("*", "ptquery", _empty, writes=False),
+    Route("GET", "partition", get_partition),
+    Route("*", "partition", _refuse("partition only supports GET request")),
+], CONVERTERS, usage={"mask": '"mask" must be followed by shape/size/offset'})

@@ -13,6 +13,7 @@ import numpy as np
 
 from dvid.datastore import keys
 from dvid.datastore.view import VersionedView
+from dvid.limits import INT32_MAX, INT32_MIN
 
 ROI_CLASS = 90
 _LO = keys.tkey(ROI_CLASS)
@@ -42,6 +43,16 @@ def replace_spans(view: VersionedView, spans: np.ndarray | list) -> None:
     new = {span_tkey(int(z), int(y), int(a), int(b)) for z, y, a, b in arr}
     old = set(view.keys(_LO, _HI))
     view.write(puts=[(tk, b"") for tk in sorted(new - old)], deletes=sorted(old - new))
+
+
+def set_z_range(instance, spans: np.ndarray | list) -> None:
+    """Record an ROI instance's z extent in its props (``MinZ``/``MaxZ``; empty: max, min int32)."""
+    arr = np.asarray(spans, dtype=np.int64).reshape(-1, 4)
+    p = instance.props
+    if len(arr):
+        p["MinZ"], p["MaxZ"] = int(arr[:, 0].min()), int(arr[:, 0].max())
+    else:
+        p["MinZ"], p["MaxZ"] = INT32_MAX, INT32_MIN
 
 
 class SpanIndex:

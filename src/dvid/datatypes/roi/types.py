@@ -7,9 +7,10 @@ from typing import Any
 
 from dvid.datastore.instance import Instance
 from dvid.datastore.view import VersionedView
-from dvid.datatypes.base import DataType, InstanceContext, Request, Response
-from dvid.datatypes.roi import endpoints
+from dvid.datatypes.base import DataType
+from dvid.datatypes.roi.endpoints import ROUTES
 from dvid.errors import BadRequest
+from dvid.limits import INT32_MAX, INT32_MIN
 
 
 def _parse_int32(text: str) -> int:
@@ -18,12 +19,13 @@ def _parse_int32(text: str) -> int:
     if not body or not body.isascii() or not body.isdigit():
         raise BadRequest(f'strconv.ParseInt: parsing "{text}": invalid syntax')
     value = int(text)
-    if not -(2**31) <= value < 2**31:
+    if not INT32_MIN <= value <= INT32_MAX:
         raise BadRequest(f'strconv.ParseInt: parsing "{text}": value out of range')
     return value
 
 
 class RoiType(DataType):
+    routes = ROUTES
     name = "roi"
     url = "github.com/janelia-flyem/dvid/datatype/roi"
     version = "0.1"
@@ -44,23 +46,11 @@ class RoiType(DataType):
             if len(parts) != 3:
                 raise BadRequest(f"BlockSize must be 3d, not {len(parts)}d")
             bs = [_parse_int32(p.strip()) for p in parts]
-            if any(b <= 0 or b >= 2**31 for b in bs):
+            if any(b <= 0 for b in bs):
                 raise BadRequest(f"BlockSize must be positive, got '{v}'")
-        return {"BlockSize": bs, "MinZ": 2**31 - 1, "MaxZ": -(2**31)}
+        return {"BlockSize": bs, "MinZ": INT32_MAX, "MaxZ": INT32_MIN}
 
     def info(self, instance: Instance, view: VersionedView | None) -> dict[str, Any]:
         p = instance.props
         return {"Base": instance.base_json(self.url, self.version),
                 "Extended": {"BlockSize": list(p["BlockSize"]), "MinZ": p["MinZ"], "MaxZ": p["MaxZ"]}}
-
-    def is_mutation(self, method: str, keyword: str) -> bool:
-        if keyword == "ptquery":
-            return False
-        return super().is_mutation(method, keyword)
-
-    def handle(self, ctx: InstanceContext, req: Request) -> Response:
-        handler = endpoints.ROUTES.get(req.keyword)
-        if handler is None:
-            raise BadRequest(f'Bad API call ({req.path}) for data "{ctx.instance.name}".  '
-                             f"See API help at http://{ctx.host}/api/help/{self.name}")
-        return handler(self, ctx, req)

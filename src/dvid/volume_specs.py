@@ -1,0 +1,92 @@
+"""TensorStore specs for the volume formats we read and write (neuroglancer-precomputed, zarr v3).
+
+One place for the JSON TensorStore is opened with: GridStore volumes (``storage/precomputed.py``)
+and ``export``/``import`` (``datatypes/imageblk/export.py``) both build their specs here. Locations
+are local paths, ``file://`` URLs or any URL TensorStore's kvstore drivers take (``gs://``,
+``s3://``, ``http(s)://``); for ``s3://`` the ``AWS_ENDPOINT_URL`` of a non-AWS object store is
+passed on, since TensorStore's S3 driver does not read it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def kvstore(location: str, *, directory: bool = False) -> dict[str, Any]:
+    """The kvstore spec of a volume location; ``directory`` ends its path with ``/`` (for reading
+    keys such as ``info`` below it)."""
+    if location.startswith(("s3://", "gs://")):
+        scheme, rest = location.split("://", 1)
+        bucket, _, path = rest.partition("/")
+        spec: dict[str, Any] = {"driver": "s3" if scheme == "s3" else "gcs", "bucket": bucket, "path": path}
+        if scheme == "s3" and os.environ.get("AWS_ENDPOINT_URL"):
+            spec["endpoint"] = os.environ["AWS_ENDPOINT_URL"]
+    elif "://" in location and not location.startswith("file://"):
+        return {"url": location if not directory or location.endswith("/") else location + "/"}
+    else:
+        spec = {"driver": "file", "path": os.path.abspath(local_path(location) or location)}
+    if directory and spec["path"] and not spec["path"].endswith("/"):
+        spec["path"] += "/"
+    return spec
+
+
+def slabs(lo: int, hi: int, step: int):
+    """``[a, b)`` ranges along z aligned to ``step`` covering ``lo..hi`` inclusive (one block layer
+    each), the unit in which export and import move data."""
+    a = lo
+    while a <= hi:
+        b = min(hi + 1, (a // step + 1) * step)
+        yield a, b
+        a = b
+
+
+def local_path(location: str) -> str | None:
+    """The filesystem path of a local location, None for a remote one."""
+    if location.startswith("file://"):
+        return location[len("file://"):]
+    return None if "://" in location else location
+
+
+def precomputed_read(location: str, scale: int) -> dict[str, Any]:
+    return {"driver": "neuroglancer_precomputed", "kvstore": kvstore(location, directory=True), "scale_index": scale}
+
+
+def precomputed_create(location: str, *, dtype: str, channels: int, size: list[int], offset: list[int],
+                       chunk: list[int], resolution: list[float], encoding: str = "raw") -> dict[str, Any]:
+    """A new single-scale precomputed image volume (an existing one at ``location`` is replaced)."""
+    return {
+        "driver": "neuroglancer_precomputed", "kvstore": kvstore(location), "create": True, "delete_existing": True,
+        "multiscale_metadata": {"data_type": dtype, "num_channels": channels, "type": "image"},
+        "scale_metadata": {"size": size, "voxel_offset": offset, "encoding": encoding, "chunk_size": chunk,
+                           "resolution": resolution},
+    }
+
+
+def zarr3_create(location: str, *, dtype: str, shape: list[int], chunk: list[int],
+                 attributes: dict[str, Any]) -> dict[str, Any]:
+    """A new zarr v3 array (an existing one at ``location`` is replaced)."""
+    return {
+        "driver": "zarr3", "kvstore": kvstore(location), "create": True, "delete_existing": True,
+        "metadata": {"shape": shape, "data_type": dtype,
+                     "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": chunk}},
+                     "attributes": attributes},
+    }
+
+
+def open_existing(location: str, fmt: str) -> dict[str, Any]:
+    """An existing volume of ``fmt`` (``zarr3`` or ``precomputed``) for reading."""
+    driver = "zarr3" if fmt == "zarr3" else "neuroglancer_precomputed"
+    return {"driver": driver, "kvstore": kvstore(location), "open": True}
+
+
+def detect_format(location: str) -> str | None:
+    """``zarr3`` or ``precomputed`` for a local volume whose metadata file is there, else None."""
+    path = local_path(location)
+    if path is None:
+        return None
+    if os.path.exists(os.path.join(path, "zarr.json")):
+        return "zarr3"
+    if os.path.exists(os.path.join(path, "info")):
+        return "precomputed"
+    return None
