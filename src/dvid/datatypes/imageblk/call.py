@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from dvid.datatypes.base import Call as BaseCall
 from dvid.datatypes.imageblk.layout import Layout
 from dvid.datatypes.imageblk.source import VoxelSource
+from dvid.errors import BadRequest
 from dvid.limits import Limits
 
 if TYPE_CHECKING:
@@ -30,6 +31,11 @@ class Call(BaseCall):
     @property
     def limits(self) -> Limits:
         return self.ctx.limits
+
+    def check_writable(self) -> None:
+        """Handlers that change this instance's voxels or settings call this first."""
+        if not self.src.writable:
+            raise BadRequest(f'data instance "{self.ctx.instance.name}" is a read-only GridStore proxy')
 
     @property
     def throttled(self) -> bool:

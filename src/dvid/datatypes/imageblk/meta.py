@@ -57,6 +57,7 @@ def _point3(v: Any, name: str) -> list[int]:
 
 
 def post_extents(c: Call) -> Response:
+    c.check_writable()
     doc = _json_body(c)
     if not isinstance(doc, dict):
         raise BadRequest("extents must be a JSON object with MinPoint and MaxPoint")
@@ -67,6 +68,7 @@ def post_extents(c: Call) -> Response:
 
 
 def post_resolution(c: Call) -> Response:
+    c.check_writable()
     doc = _json_body(c)
     if (not isinstance(doc, list) or len(doc) != 3
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in doc)):

@@ -65,10 +65,7 @@ class ImageBlkType(DataType):
         check_attenuation(req)
 
     def make_call(self, ctx: InstanceContext, req: Request, route: Route) -> Call:
-        src = self.source(ctx)
-        if not src.writable and route.changes_data(req.method):
-            raise BadRequest(f'data instance "{ctx.instance.name}" is a read-only GridStore proxy')
-        return Call(self, ctx, req, src)
+        return Call(self, ctx, req, self.source(ctx))
 
     def handle(self, ctx: InstanceContext, req: Request) -> Response:
         if "scale" in req.query and req.keyword in pyramid_api.SCALED_KEYWORDS:

@@ -26,6 +26,7 @@ def post_subvolume(c: Call, shape: tuple[int, ...], box: Box, format: str) -> Re
     """``POST raw/0_1_2/<size>/<offset>``: a block-aligned subvolume, stored as whole blocks in
     atomic batches; a large body is encoded layer by layer as it arrives and nothing is written
     unless all of it came."""
+    c.check_writable()
     lay = c.layout
     if any(s <= 0 for s in box.size):
         raise BadRequest("Illegal geometry requested")
@@ -54,6 +55,7 @@ def post_subvolume(c: Call, shape: tuple[int, ...], box: Box, format: str) -> Re
 
 def post_blocks(c: Call, block: tuple[int, int, int], span: int) -> Response:
     """``POST blocks/<x>_<y>_<z>/<span>``: ``span`` whole blocks along x, uncompressed voxels."""
+    c.check_writable()
     nbytes = c.layout.block_bytes
     if span <= 0 or len(c.req.body) < span * nbytes:
         raise BadRequest("block data ceased before all block data read")
