@@ -25,7 +25,7 @@ from dvid.datastore.instances import RESERVED_NAMES
 from dvid.datastore.metadata import Metadata
 from dvid.datastore.model import INITIAL_MUTATION_ID, Node, NodeRef, Repo
 from dvid.datastore.view import Ancestry, VersionedView
-from dvid.datastore.views import drop_instance_data, drop_version_data, view_for
+from dvid.datastore.views import drop_instance_data, drop_version_data, layout_of, view_for
 from dvid.errors import BadRequest
 from dvid.storage.base import Engine
 
@@ -130,7 +130,8 @@ class Datastore:
         store = self.store_for(instance)
         if not instance.versioned:  # written at the root version, locked or not
             return view_for(store, instance.instance_id, self._ancestry(repo, repo.nodes[repo.root]))
-        return view_for(store, instance.instance_id, self._ancestry(repo, node), self._locked_versions(repo))
+        frozen = self._locked_versions(repo) if layout_of(store) is not None else ()  # only indexes use it
+        return view_for(store, instance.instance_id, self._ancestry(repo, node), frozen)
 
     def _locked_versions(self, repo: Repo) -> frozenset[int]:
         """Versions whose data never changes again (object-store indexes cache them for good),
