@@ -69,6 +69,21 @@ class Lease:
             raise LeaseLost("lease expired and was taken by another holder")
         self._held, self._renewed = new, time.monotonic()
 
+    def release_with(self, puts: list[tuple[bytes, bytes]], deletes: list[bytes]) -> None:
+        """Store ``puts``/``deletes`` and release the lease, in one atomic step where the engine
+        can (one commit instead of two); raises LeaseLost, writing nothing, if it was taken."""
+        if self._held is None:
+            raise LeaseLost("lease not held")
+        if self._store.supports_compare_and_write:
+            if not self._store.compare_and_write(self._key, self._held, None, puts, deletes):
+                self._held = None
+                raise LeaseLost("lease expired and was taken by another holder")
+            self._held = None
+            return
+        self.renew(force=True)
+        self._store.write(puts=puts, deletes=deletes)
+        self.release()
+
     def release(self) -> None:
         if self._held is not None:
             self._store.compare_and_set(self._key, self._held, None)

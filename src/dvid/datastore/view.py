@@ -232,6 +232,13 @@ class VersionedView:
         ``forget`` removes this version's own entries of those keys and leaves no tombstone (see
         ``forget``), in the same batch.
         """
+        store_puts, store_dels = self.ops(puts, deletes, forget)
+        self.store.write(puts=store_puts, deletes=store_dels)
+
+    def ops(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = (),
+            forget: Iterable[bytes] = ()) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+        """The storage puts and deletes ``write`` would apply, for a caller that commits the
+        changes of several instances (or versions) in one batch."""
         iid, ver = self.instance_id, self.version
         store_puts: list[tuple[bytes, bytes]] = []
         store_dels: list[bytes] = [k for tk in forget for k in (keys.data_key(iid, tk, ver),
@@ -244,8 +251,7 @@ class VersionedView:
             store_puts.append((keys.data_key(iid, tk, ver), value))
         # A key both deleted and put in one batch ends up put: puts are applied after deletes.
         put_keys = {k for k, _ in store_puts}
-        store_dels = [k for k in store_dels if k not in put_keys]
-        self.store.write(puts=store_puts, deletes=store_dels)
+        return store_puts, [k for k in store_dels if k not in put_keys]
 
     def forget(self, tks: Iterable[bytes]) -> None:
         """Physically remove this version's own entries (value and tombstone) of ``tks``, leaving

@@ -79,15 +79,19 @@ def count_pending(view: VersionedView) -> tuple[int, int]:
     return len(n), sum(n)
 
 
-def consume(view: VersionedView, changes: Iterable[Change],
-            puts: list[tuple[bytes, bytes]] | None = None) -> None:
-    """Mark ``changes`` processed at the view's version (see the module docstring), storing
-    ``puts`` of the same instance in the same batch."""
+def split(view: VersionedView, changes: Iterable[Change]) -> tuple[list[bytes], list[bytes]]:
+    """(own, inherited) record keys: the view's version forgets its own, hides inherited ones."""
     own, inherited = [], []
     for c in changes:
         (own if c.version == view.version else inherited).append(c.tkey)
-    if own or inherited or puts:
-        view.write(puts=puts or (), deletes=inherited, forget=own)
+    return own, inherited
+
+
+def consume(view: VersionedView, changes: Iterable[Change]) -> None:
+    """Mark ``changes`` processed at the view's version (see the module docstring)."""
+    own, inherited = split(view, changes)
+    if own or inherited:
+        view.write(deletes=inherited, forget=own)
 
 
 def clear(view: VersionedView) -> None:

@@ -36,6 +36,7 @@ from dvid.datatypes.imageblk.pyramid_build import (
     Level,
     LevelBuilder,
     LevelStats,
+    Pending,
     VoxelFormat,
     edge_blocks,
     parents,
@@ -226,8 +227,9 @@ def lease_for(ctx: InstanceContext) -> Lease:
 
 
 def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = False, overwrite: bool = False,
-           job: Job | None = None, heartbeat=lambda: None) -> UpdateResult:
-    """Bring the pyramid at ctx's version up to date (the caller holds the lease)."""
+           job: Job | None = None, lease: Lease | None = None) -> UpdateResult:
+    """Bring the pyramid at ctx's version up to date. With ``lease`` (held by the caller) it is
+    renewed as the work goes on and released in the final commit."""
     t0 = time.monotonic()
     inst = ctx.instance
     view0 = ctx.view
@@ -251,9 +253,11 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
     if job is not None:
         job.set_totals(files=len(fs), blocks=_estimate(pend, exts, bs, full_from))
     changed: list[np.ndarray] = [c.coords for c in pend]
+    pending = Pending(view0.store)
+    heartbeat = lease.renew if lease is not None else (lambda: None)
     for k in range(1, len(levels)):
         stats = LevelStats(level=k)
-        b = LevelBuilder(levels[k - 1], levels[k], fmt, cfg.method,
+        b = LevelBuilder(levels[k - 1], levels[k], fmt, cfg.method, pending,
                          progress=(lambda n: job.advance(blocks=n)) if job is not None else (lambda n: None),
                          keep_changed=k + 1 < full_from, heartbeat=heartbeat)
         if k >= full_from:
@@ -263,7 +267,7 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
             edges = edge_blocks(old_exts[k - 1] if old_exts else None, exts[k - 1], fs[k - 1],
                                 exts[k][0], exts[k][1], bs)
             b.incremental(np.concatenate([dirty, edges]) if len(edges) else dirty, stats)
-        b.flush(_extents_put(levels[k], exts[k]))
+        pending.add(levels[k].view, _extents_put(levels[k], exts[k]))
         changed = stats.changed
         res.levels.append(stats)
         if job is not None:
@@ -275,7 +279,12 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
         "factors": [list(f) for f in fs], "method": cfg.method, "extents": [e[0], e[1]],
         "updated": datetime.now(UTC).astimezone().isoformat(), "last": res.summary(),
     }).encode()
-    changes.consume(view0, pend, puts=[(STATE_TKEY, state)])  # one batch: done and recorded as done
+    own, inherited = changes.split(view0, pend)
+    pending.add(view0, [(STATE_TKEY, state)], deletes=inherited, forget=own)  # done and recorded as done
+    if lease is not None:
+        lease.release_with(pending.puts, pending.dels)  # the last levels, state, records, lease: one commit
+    else:
+        pending.flush()
     return res
 
 

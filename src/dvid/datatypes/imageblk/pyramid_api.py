@@ -122,7 +122,7 @@ def start(dt: ImageBlkType, ctx: InstanceContext, opts: pyr.Options) -> tuple[st
         if not lease.wait(pyr.LEASE_WAIT):
             raise BadRequest("another pyramid update of this version has been running for over 10 minutes")
         try:
-            res = pyr.update(dt, ctx, cfg, full=opts.full, job=job, heartbeat=lease.renew)
+            res = pyr.update(dt, ctx, cfg, full=opts.full, job=job, lease=lease)
         finally:
             lease.release()
         return f"pyramid of {inst.name} @ {ctx.uuid}: {res.text()}"

@@ -63,20 +63,19 @@ class _Scheduler:
         cfg = pyr.config_of(ctx.instance)
         if cfg is None or not cfg.auto or ctx.locked:
             return
-        lease = pyr.lease_for(ctx)
-        if not lease.acquire():
-            self.notify(dt, ctx, max(cfg.debounce, 0.2))
-            return
-        try:
-            for _ in range(_MAX_ROUNDS):
-                res = pyr.update(dt, ctx, cfg, heartbeat=lease.renew)
-                log.info("pyramid of %s @ %s updated in %.2f s: %s", ctx.instance.name, ctx.uuid, res.seconds, res.text())
-                if changes.count_pending(ctx.view)[0] == 0:
-                    break
-            else:
-                self.notify(dt, ctx, cfg.debounce)
-        finally:
-            lease.release()
+        for _ in range(_MAX_ROUNDS):
+            lease = pyr.lease_for(ctx)
+            if not lease.acquire():
+                self.notify(dt, ctx, max(cfg.debounce, 0.2))  # the holder may have started before our write
+                return
+            try:
+                res = pyr.update(dt, ctx, cfg, lease=lease)  # releases the lease in its last commit
+            finally:
+                lease.release()
+            log.info("pyramid of %s @ %s updated in %.2f s: %s", ctx.instance.name, ctx.uuid, res.seconds, res.text())
+            if changes.count_pending(ctx.view)[0] == 0:
+                return
+        self.notify(dt, ctx, cfg.debounce)
 
 
 _SCHEDULER = _Scheduler()

@@ -16,7 +16,9 @@ partial windows changed because the extents moved.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,62 +85,135 @@ def _block_range(lo: int, hi: int, b: int) -> range:
     return range(lo // b, hi // b + 1)
 
 
+_POOL = ThreadPoolExecutor(2, thread_name_prefix="pyramid")
+
+
+def _ahead(fn, items: Iterator, window: int = 3):
+    """``(item, fn(item))`` in order, computed on the pool at most ``window`` items ahead, so the
+    memory of finished-but-unused results stays bounded."""
+    futs: deque = deque()
+    for it in items:
+        futs.append((it, _POOL.submit(fn, it)))
+        if len(futs) >= window:
+            it0, f0 = futs.popleft()
+            yield it0, f0.result()
+    while futs:
+        it0, f0 = futs.popleft()
+        yield it0, f0.result()
+
+
+@dataclass
+class _TileResult:
+    puts: list[tuple[bytes, bytes]] = field(default_factory=list)
+    deletes: list[bytes] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)  # x of the blocks written or deleted
+    voxels: dict[int, np.ndarray | None] = field(default_factory=dict)
+    computed: int = 0
+
+
+class Pending:
+    """The writes of one update not yet stored, across instances, and the voxels of the blocks
+    they put, so the next level reads its fresh sources from memory. A small update (the usual
+    kind) then reaches the store in one commit for all its levels, its state and its consumed
+    change records; a large one is flushed whenever the batch grows past ``BATCH_BYTES``."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.puts: list[tuple[bytes, bytes]] = []
+        self.dels: list[bytes] = []
+        self.nbytes = 0
+        #: (instance id, x, y, z) -> voxels of a block put (None: deleted), until flushed
+        self.voxels: dict[tuple[int, int, int, int], np.ndarray | None] = {}
+
+    def add(self, view: VersionedView, puts=(), deletes=(), forget=()) -> None:
+        p, d = view.ops(puts, deletes, forget)
+        self.puts += p
+        self.dels += d
+        self.nbytes += sum(len(v) for _, v in p)
+
+    def big(self) -> bool:
+        return self.nbytes >= BATCH_BYTES or len(self.puts) + len(self.dels) >= BATCH_BLOCKS
+
+    def flush(self) -> None:
+        if self.puts or self.dels:
+            self.store.write(puts=self.puts, deletes=self.dels)
+        self.puts, self.dels, self.nbytes, self.voxels = [], [], 0, {}
+
+
 class LevelBuilder:
     """Builds level ``dst`` from level ``src`` with one method and voxel format."""
 
-    def __init__(self, src: Level, dst: Level, fmt: VoxelFormat, method: str,
+    def __init__(self, src: Level, dst: Level, fmt: VoxelFormat, method: str, pending: Pending,
                  progress: Callable[[int], None] = lambda n: None, keep_changed: bool = False,
                  heartbeat: Callable[[], None] = lambda: None) -> None:
-        self.src, self.dst, self.fmt, self.method = src, dst, fmt, method
+        self.src, self.dst, self.fmt, self.method, self.pending = src, dst, fmt, method, pending
         self.f = dst.factors
         self.progress, self.keep_changed, self.heartbeat = progress, keep_changed, heartbeat
         bx, by, bz = fmt.block_size
         per_block = bx * by * bz * fmt.dtype.itemsize * fmt.channels * self.f[0] * self.f[1] * self.f[2]
         self.tile_blocks = max(1, TILE_BYTES // per_block)
-        self._puts: list[tuple[bytes, bytes]] = []
-        self._dels: list[bytes] = []
-        self._bytes = 0
 
     # ------------------------------------------------------------------------------ what to do
     def full(self, stats: LevelStats) -> None:
         """Every output block with a source block in the extents, and every stored one (it may
         have lost its sources), layer by layer."""
         stats.mode = "full"
+        self.pending.flush()  # the key scans below must see the level under it as stored
         fx, fy, fz = self.f
         bz = self.fmt.block_size[2]
-        for cz in _block_range(self.dst.lo[2], self.dst.hi[2], bz):
-            todo: set[tuple[int, int]] = set()
-            with self.src.view.snapshot() as sv:
-                for z in range(cz * fz, cz * fz + fz):
-                    todo.update((x // fx, y // fy) for x, y in _layer_keys(sv, z))
-            with self.dst.view.snapshot() as dv:
-                todo.update(_layer_keys(dv, cz))
-            self._layer(cz, sorted((y, x) for x, y in todo), stats)
+
+        def layers() -> Iterator[tuple[int, list[tuple[int, int]]]]:
+            for cz in _block_range(self.dst.lo[2], self.dst.hi[2], bz):
+                todo: set[tuple[int, int]] = set()
+                with self.src.view.snapshot() as sv:
+                    for z in range(cz * fz, cz * fz + fz):
+                        todo.update((x // fx, y // fy) for x, y in _layer_keys(sv, z))
+                with self.dst.view.snapshot() as dv:
+                    todo.update(_layer_keys(dv, cz))
+                yield cz, sorted((y, x) for x, y in todo)
+
+        self._run(layers(), stats)
 
     def incremental(self, dirty: np.ndarray, stats: LevelStats) -> None:
         """The output blocks ``dirty`` ([n, 3] x, y, z, any order, duplicates allowed)."""
         if not len(dirty):
             return
-        dirty = np.unique(dirty[:, ::-1], axis=0)  # sorted by z, y, x
-        for cz in np.unique(dirty[:, 0]):
-            rows = dirty[dirty[:, 0] == cz][:, 1:]
-            self._layer(int(cz), [(int(y), int(x)) for y, x in rows], stats)
+        # sorted by z, y, x without duplicates (np.unique(axis=0) is several times slower)
+        d = dirty[np.lexsort((dirty[:, 0], dirty[:, 1], dirty[:, 2]))]
+        keep = np.ones(len(d), bool)
+        keep[1:] = (d[1:] != d[:-1]).any(axis=1)
+        d = d[keep]
+        layers: dict[int, list[tuple[int, int]]] = {}
+        for cx, cy, cz in d.tolist():
+            layers.setdefault(cz, []).append((cy, cx))
+        self._run(iter(layers.items()), stats)
 
     # --------------------------------------------------------------------------------- the work
-    def _layer(self, cz: int, yx: list[tuple[int, int]], stats: LevelStats) -> None:
-        """Process the output blocks ``yx`` (sorted by y, x) of block layer ``cz``."""
-        stats.dirty += len(yx)
-        i = 0
-        while i < len(yx):
-            cy, x0 = yx[i]
-            j = i + 1
-            while j < len(yx) and yx[j][0] == cy and yx[j][1] == yx[j - 1][1] + 1 and j - i < self.tile_blocks:
-                j += 1
-            self._tile(cz, cy, x0, yx[j - 1][1], stats)
+    def _run(self, layers: Iterator[tuple[int, list[tuple[int, int]]]], stats: LevelStats) -> None:
+        """Process the output blocks of each ``(layer, [(y, x)...] sorted)``: tiles are computed
+        on two threads (decoding, numpy and lz4 release the GIL) a few ahead, across layers, and
+        applied in order on this one."""
+        fresh = self._fresh()
+        tiles = self._tiles(layers, stats)
+        for t, r in _ahead(lambda t: self._compute(*t, fresh), tiles):
+            self._apply(t, r, stats)
             self.heartbeat()
-            i = j
 
-    def _tile(self, cz: int, cy: int, x0: int, x1: int, stats: LevelStats) -> None:
+    def _tiles(self, layers, stats: LevelStats) -> Iterator[tuple[int, int, int, int]]:
+        """Runs of at most ``tile_blocks`` consecutive output blocks along x: (z, y, x0, x1)."""
+        for cz, yx in layers:
+            stats.dirty += len(yx)
+            i = 0
+            while i < len(yx):
+                cy, x0 = yx[i]
+                j = i + 1
+                while j < len(yx) and yx[j][0] == cy and yx[j][1] == yx[j - 1][1] + 1 and j - i < self.tile_blocks:
+                    j += 1
+                yield cz, cy, x0, yx[j - 1][1]
+                i = j
+
+    def _compute(self, cz: int, cy: int, x0: int, x1: int, fresh) -> _TileResult:
+        """Downsample one tile; the result says what to store (nothing shared is touched)."""
         bs = self.fmt.block_size
         f = self.f
         out_lo = [x0 * bs[0], cy * bs[1], cz * bs[2]]
@@ -150,55 +225,86 @@ class LevelBuilder:
         nb = x1 - x0 + 1
         present = np.zeros(nb, bool)
         data = None
-        with self.src.view.snapshot() as sv:
-            if all(a <= b for a, b in zip(val_lo, val_hi, strict=True)):
+        if all(a <= b for a, b in zip(val_lo, val_hi, strict=True)):
+            sx0, sx1 = val_lo[0] // bs[0], val_hi[0] // bs[0]
+            mine = {b: v for b, v in fresh.items()
+                    if all(val_lo[a] // bs[a] <= b[a] <= val_hi[a] // bs[a] for a in range(3))} if fresh else {}
+            with self.src.view.snapshot() as sv:
+                sources: set[tuple[int, int, int]] = set()
                 for z in _block_range(val_lo[2], val_hi[2], bs[2]):
                     for y in _block_range(val_lo[1], val_hi[1], bs[1]):
-                        sx0, sx1 = val_lo[0] // bs[0], val_hi[0] // bs[0]
-                        for tk, _ in sv.scan(*row_range(sx0, sx1, y, z)):
-                            present[block_x(tk) // f[0] - x0] = True
+                        sources.update((block_x(tk), y, z) for tk, _ in sv.scan(*row_range(sx0, sx1, y, z)))
+                for b, vox in mine.items():
+                    if vox is None:
+                        sources.discard(b)
+                    else:
+                        sources.add(b)
+                for x, _, _ in sources:
+                    present[x // f[0] - x0] = True
                 if present.any():
                     box = Box(tuple(val_lo), tuple(b - a + 1 for a, b in zip(val_lo, val_hi, strict=True)))
                     data = gather(sv, box, bs, self.fmt.dtype, self.fmt.channels)
-        puts: list[tuple[bytes, bytes | memoryview]] = []
-        deletes: list[bytes] = []
-        changed: list[int] = []
-        with self.dst.view.snapshot() as dv:
-            stored = {block_x(tk): bytes(v) for tk, v in dv.scan(*row_range(x0, x1, cy, cz))}
-        if data is not None:
-            out = self._downsample(data, win_lo, win_hi, val_lo, val_hi)
-            out_box = Box(tuple(out_lo), (nb * bs[0], bs[1], bs[2]))
-            for tk, val in encode_blocks(out, out_box, bs, self.fmt.compression, self.fmt.checksum,
-                                         skip=lambda x, y, z: not present[x - x0]):
-                x = block_x(tk)
-                stats.computed += 1
-                if stored.get(x) != val:
-                    puts.append((tk, bytes(val)))
-                    changed.append(x)
+                    self._patch(data, val_lo, val_hi, mine)
+        res = _TileResult()
+        with self.dst.view.snapshot() as dv:  # stored values stay zero-copy while compared
+            stored = {block_x(tk): v for tk, v in dv.scan(*row_range(x0, x1, cy, cz))}
+            if data is not None:
+                out = self._downsample(data, win_lo, win_hi, val_lo, val_hi)
+                out_box = Box(tuple(out_lo), (nb * bs[0], bs[1], bs[2]))
+                for tk, val in encode_blocks(out, out_box, bs, self.fmt.compression, self.fmt.checksum,
+                                             skip=lambda x, y, z: not present[x - x0]):
+                    x = block_x(tk)
+                    res.computed += 1
+                    old = stored.get(x)
+                    if old is None or old != val:
+                        res.puts.append((tk, bytes(val)))
+                        res.changed.append(x)
+                        if self.keep_changed:  # the next level reads it from memory until it is stored
+                            i = (x - x0) * bs[0]
+                            res.voxels[x] = out[:, :, i : i + bs[0]].copy()
+            stored = dict.fromkeys(stored)
         for x in stored:
             if not present[x - x0]:
-                deletes.append(block_tkey(x, cy, cz))
-                changed.append(x)
-        self._puts += puts
-        self._dels += deletes
-        self._bytes += sum(len(v) for _, v in puts)
-        if self._bytes >= BATCH_BYTES or len(self._puts) + len(self._dels) >= BATCH_BLOCKS:
-            self.flush()
-        stats.written += len(puts)
-        stats.deleted += len(deletes)
-        if self.keep_changed and changed:
-            c = np.empty((len(changed), 3), np.int64)
-            c[:, 0], c[:, 1], c[:, 2] = changed, cy, cz
-            stats.changed.append(c)
-        self.progress(nb)
+                res.deletes.append(block_tkey(x, cy, cz))
+                res.changed.append(x)
+                res.voxels[x] = None
+        return res
 
-    def flush(self, extra_puts: list[tuple[bytes, bytes]] | None = None) -> None:
-        """Write what the tiles so far produced (with ``extra_puts`` of the level instance) in one
-        atomic batch. No change record: the levels are derived data."""
-        puts = self._puts + (extra_puts or [])
-        if puts or self._dels:
-            self.dst.view.write(puts=puts, deletes=self._dels)
-        self._puts, self._dels, self._bytes = [], [], 0
+    def _apply(self, tile: tuple[int, int, int, int], res: _TileResult, stats: LevelStats) -> None:
+        cz, cy, x0, x1 = tile
+        iid = self.dst.instance.instance_id
+        for x, vox in res.voxels.items():
+            self.pending.voxels[(iid, x, cy, cz)] = vox
+        self.pending.add(self.dst.view, res.puts, res.deletes)  # no change record: levels are derived
+        if self.pending.big():
+            self.pending.flush()
+        stats.computed += res.computed
+        stats.written += len(res.puts)
+        stats.deleted += len(res.deletes)
+        if self.keep_changed and res.changed:
+            c = np.empty((len(res.changed), 3), np.int64)
+            c[:, 0], c[:, 1], c[:, 2] = res.changed, cy, cz
+            stats.changed.append(c)
+        self.progress(x1 - x0 + 1)
+
+    def _fresh(self) -> dict[tuple[int, int, int], np.ndarray | None]:
+        """The source level's blocks this update changed and has not stored yet (a copy: the
+        tiles read it on other threads while results are applied)."""
+        iid = self.src.instance.instance_id
+        return {(x, y, z): v for (i, x, y, z), v in self.pending.voxels.items() if i == iid}
+
+    def _patch(self, data: np.ndarray, lo: list[int], hi: list[int], fresh) -> None:
+        """Overwrite the stale stored voxels of ``data`` (box lo..hi) with the fresh blocks."""
+        bs = self.fmt.block_size
+        for (x, y, z), vox in fresh.items():
+            b0 = (x * bs[0], y * bs[1], z * bs[2])
+            a = [max(lo[i], b0[i]) for i in range(3)]
+            e = [min(hi[i], b0[i] + bs[i] - 1) + 1 for i in range(3)]
+            dst = data[a[2] - lo[2] : e[2] - lo[2], a[1] - lo[1] : e[1] - lo[1], a[0] - lo[0] : e[0] - lo[0]]
+            if vox is None:
+                dst[...] = 0
+            else:
+                dst[...] = vox[a[2] - b0[2] : e[2] - b0[2], a[1] - b0[1] : e[1] - b0[1], a[0] - b0[0] : e[0] - b0[0]]
 
     def _downsample(self, data: np.ndarray, win_lo, win_hi, val_lo, val_hi) -> np.ndarray:
         """Downsample the valid voxels ``data``, zero-padded out to whole windows if needed."""
