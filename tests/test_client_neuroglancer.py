@@ -54,6 +54,20 @@ def assert_metadata_and_cors(proxy, viewer):
         assert e.status == 200, f"{e.method} {e.path} -> {e.status}"
 
 
+def assert_level_drawn(proxy, viewer, shot, instance, pixels):
+    """neuroglancer read the level ``instance`` (every chunk with data), logged no chunk error,
+    and drew ``pixels`` ({(dx, dy) from the centre: gray})."""
+    assert_metadata_and_cors(proxy, viewer)
+    chunks = chunk_requests(proxy, instance, "subvolblocks")
+    assert chunks, f"no request to {instance}: {[e.path for e in proxy.exchanges()]}"
+    assert all(e.length > 16 for e in chunks), chunks
+    assert not shot.chunk_errors(), shot.chunk_errors()
+    assert shot.ready
+    for (dx, dy), want in pixels.items():
+        got = shot.gray(dx, dy)
+        assert abs(got - want) <= TOL, f"pixel at {dx},{dy} from centre is {got}, want {want} ({shot.path})"
+
+
 def test_jpeg_checkerboard_subvolblocks_short_prefix(server, repo, proxy, viewer, browser):
     make_uint8blk(server.url, repo, "grayjpeg", "jpeg", checkerboard((128, 128, 128)))
     prefix = repo[:8]
@@ -109,17 +123,10 @@ def test_second_scale_from_name_1_instance(server, repo, proxy, viewer, browser)
     url = viewer_url(viewer.url, proxy.url, repo[:10], "ms", [128, 128, 32.5], 2)
     shot = screenshot(browser[0], url, "ng-multiscale")
 
-    assert_metadata_and_cors(proxy, viewer)
-    level1 = chunk_requests(proxy, "ms_1", "subvolblocks")
-    assert level1, f"no request to the name_1 instance: {[e.path for e in proxy.exchanges()]}"
-    assert all(e.length > 16 for e in level1), level1
-    assert not shot.chunk_errors(), shot.chunk_errors()
-    assert shot.ready
     # at 2 voxels per pixel a 64-voxel square is 32 px; the centre is at (128,128): the square
     # up-left of it is level-0 block (1,1) = LIGHT, drawn from level 1 as DARK.
-    for (dx, dy), want in {(-16, -16): DARK, (16, -16): LIGHT, (-16, 16): LIGHT, (16, 16): DARK}.items():
-        got = shot.gray(dx, dy)
-        assert abs(got - want) <= TOL, f"pixel at {dx},{dy} from centre is {got}, want {want} ({shot.path})"
+    assert_level_drawn(proxy, viewer, shot, "ms_1",
+                       {(-16, -16): DARK, (16, -16): LIGHT, (-16, 16): LIGHT, (16, 16): DARK})
 
 
 def test_sparse_volume_missing_blocks(server, repo, proxy, viewer, browser):
@@ -163,17 +170,10 @@ def test_zoomed_out_reads_the_servers_pyramid(server, repo, proxy, viewer, brows
     url = viewer_url(viewer.url, proxy.url, repo[:8], "gz", [256, 256, 32.5], 8)
     shot = screenshot(browser[0], url, "ng-pyramid-zoomed-out")
 
-    assert_metadata_and_cors(proxy, viewer)
-    level3 = chunk_requests(proxy, "gz_3", "subvolblocks")
-    assert level3, f"no request to the level-3 instance: {[e.path for e in proxy.exchanges()]}"
-    assert all(e.length > 16 for e in level3), level3
-    assert not chunk_requests(proxy, "gz", "subvolblocks"), "zoomed out, yet full-resolution blocks were read"
-    assert not shot.chunk_errors(), shot.chunk_errors()
-    assert not shot.severe(), shot.severe()
-    assert shot.ready
     # the centre is voxel (256, 256); square (i, j) is LIGHT where i + j is even
-    for (dx, dy), want in {(-8, -8): LIGHT, (8, -8): DARK, (-8, 8): DARK, (8, 8): LIGHT,
-                           (-24, -24): LIGHT, (-24, -8): DARK, (24, -8): LIGHT, (24, 24): LIGHT}.items():
-        got = shot.gray(dx, dy)
-        assert abs(got - want) <= TOL, f"pixel at {dx},{dy} from centre is {got}, want {want} ({shot.path})"
+    assert_level_drawn(proxy, viewer, shot, "gz_3",
+                       {(-8, -8): LIGHT, (8, -8): DARK, (-8, 8): DARK, (8, 8): LIGHT,
+                        (-24, -24): LIGHT, (-24, -8): DARK, (24, -8): LIGHT, (24, 24): LIGHT})
+    assert not chunk_requests(proxy, "gz", "subvolblocks"), "zoomed out, yet full-resolution blocks were read"
+    assert not shot.severe(), shot.severe()
     assert shot.background(0, -40), f"outside the volume nothing is drawn ({shot.path})"
