@@ -143,3 +143,36 @@ def test_auto_pyramid_with_two_workers(two_workers):
     wait_current(base)
     post(base, np.ones((16, 16, 16), np.uint8), (0, 0, 0))
     assert status(base)["PendingChanges"] == 1 and not status(base)["Auto"]
+
+
+@pytest.fixture(scope="module")
+def bricks_server(server_factory):
+    """The object-store layout (bricks + per-version indexes), over the in-memory engine."""
+    return server_factory(store_section='engine = "memory"\nlayout = "bricks"\n')
+
+
+def test_pyramid_on_the_object_store_layout(bricks_server):
+    srv = bricks_server
+    uuid = srv.new_repo()
+    base = make(srv, uuid, "ob", BlockSize=f"{BS},{BS},{BS}")
+    rng = np.random.default_rng(25)
+    vol = rng.integers(0, 256, (32, 64, 64), dtype=np.uint8)
+    post(base, vol, (0, 0, 0))
+    pyramid(srv, uuid, "ob")
+    patch = rng.integers(0, 256, (16, 16, 16), dtype=np.uint8)
+    post(base, patch, (16, 32, 16))
+    pyramid(srv, uuid, "ob")
+    assert [lv["computed"] for lv in last_levels(base).values()] == [1, 1]
+    assert status(base)["Current"] and status(base)["PendingChanges"] == 0
+    vol[16:32, 32:48, 16:32] = patch
+    assert requests.post(f"{srv.url}/api/node/{uuid}/commit", json={}).status_code == 200
+    child = requests.post(f"{srv.url}/api/node/{uuid}/newversion", json={}).json()["child"]
+    cbase = f"{srv.url}/api/node/{child}/ob"
+    post(cbase, np.zeros((16, 16, 16), np.uint8), (0, 0, 0))
+    pyramid(srv, child, "ob")
+    cvol = vol.copy()
+    cvol[:16, :16, :16] = 0
+    for k, ((want, _), (pwant, _)) in enumerate(zip(ts_levels(cvol, [0, 0, 0], [(2, 2, 2)] * 2),
+                                                  ts_levels(vol, [0, 0, 0], [(2, 2, 2)] * 2), strict=True), start=1):
+        assert np.array_equal(read(f"{srv.url}/api/node/{child}/ob_{k}", *extents(f"{cbase}_{k}")), want)
+        assert np.array_equal(read(f"{base}_{k}", *extents(f"{base}_{k}")), pwant)

@@ -235,6 +235,12 @@ class VersionedView:
         store_puts, store_dels = self.ops(puts, deletes, forget)
         self.store.write(puts=store_puts, deletes=store_dels)
 
+    @property
+    def shares_batches(self) -> bool:
+        """Whether ``ops`` describes this view's writes, so the changes of several views of one
+        store can go out in one ``Engine.write`` (views over other layouts override ``write``)."""
+        return type(self).write is VersionedView.write
+
     def ops(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = (),
             forget: Iterable[bytes] = ()) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
         """The storage puts and deletes ``write`` would apply, for a caller that commits the

@@ -90,8 +90,10 @@ def split(view: VersionedView, changes: Iterable[Change]) -> tuple[list[bytes], 
 def consume(view: VersionedView, changes: Iterable[Change]) -> None:
     """Mark ``changes`` processed at the view's version (see the module docstring)."""
     own, inherited = split(view, changes)
-    if own or inherited:
-        view.write(deletes=inherited, forget=own)
+    if own:
+        view.forget(own)
+    if inherited:
+        view.write(deletes=inherited)
 
 
 def clear(view: VersionedView) -> None:

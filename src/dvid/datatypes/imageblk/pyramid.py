@@ -253,7 +253,7 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
     if job is not None:
         job.set_totals(files=len(fs), blocks=_estimate(pend, exts, bs, full_from))
     changed: list[np.ndarray] = [c.coords for c in pend]
-    pending = Pending(view0.store)
+    pending = Pending()
     heartbeat = lease.renew if lease is not None else (lambda: None)
     for k in range(1, len(levels)):
         stats = LevelStats(level=k)
@@ -281,8 +281,10 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
     }).encode()
     own, inherited = changes.split(view0, pend)
     pending.add(view0, [(STATE_TKEY, state)], deletes=inherited, forget=own)  # done and recorded as done
-    if lease is not None:
-        lease.release_with(pending.puts, pending.dels)  # the last levels, state, records, lease: one commit
+    ops = pending.shared_ops() if lease is not None else None
+    if ops is not None:
+        lease.release_with(*ops)  # type: ignore[union-attr]  # last levels, state, records, lease: one commit
+        pending.clear()
     else:
         pending.flush()
     return res

@@ -115,29 +115,54 @@ class Pending:
     """The writes of one update not yet stored, across instances, and the voxels of the blocks
     they put, so the next level reads its fresh sources from memory. A small update (the usual
     kind) then reaches the store in one commit for all its levels, its state and its consumed
-    change records; a large one is flushed whenever the batch grows past ``BATCH_BYTES``."""
+    change records, where the views' layout allows one (``VersionedView.shares_batches``; else one
+    commit per instance); a large one is flushed whenever the batch grows past ``BATCH_BYTES``."""
 
-    def __init__(self, store) -> None:
-        self.store = store
-        self.puts: list[tuple[bytes, bytes]] = []
-        self.dels: list[bytes] = []
+    def __init__(self) -> None:
+        self._by_view: dict[int, tuple[VersionedView, list, list, list]] = {}
         self.nbytes = 0
+        self.count = 0
         #: (instance id, x, y, z) -> voxels of a block put (None: deleted), until flushed
         self.voxels: dict[tuple[int, int, int, int], np.ndarray | None] = {}
 
     def add(self, view: VersionedView, puts=(), deletes=(), forget=()) -> None:
-        p, d = view.ops(puts, deletes, forget)
-        self.puts += p
-        self.dels += d
-        self.nbytes += sum(len(v) for _, v in p)
+        _, p, d, f = self._by_view.setdefault(id(view), (view, [], [], []))
+        p += puts
+        d += deletes
+        f += forget
+        self.nbytes += sum(len(v) for _, v in puts)
+        self.count += len(puts) + len(deletes)
 
     def big(self) -> bool:
-        return self.nbytes >= BATCH_BYTES or len(self.puts) + len(self.dels) >= BATCH_BLOCKS
+        return self.nbytes >= BATCH_BYTES or self.count >= BATCH_BLOCKS
+
+    def shared_ops(self) -> tuple[list[tuple[bytes, bytes]], list[bytes]] | None:
+        """All the pending changes as one store batch, or None if a view cannot share one."""
+        if not all(v.shares_batches for v, *_ in self._by_view.values()):
+            return None
+        puts: list[tuple[bytes, bytes]] = []
+        dels: list[bytes] = []
+        for view, p, d, f in self._by_view.values():
+            sp, sd = view.ops(p, d, f)
+            puts += sp
+            dels += sd
+        return puts, dels
 
     def flush(self) -> None:
-        if self.puts or self.dels:
-            self.store.write(puts=self.puts, deletes=self.dels)
-        self.puts, self.dels, self.nbytes, self.voxels = [], [], 0, {}
+        ops = self.shared_ops()
+        if ops is not None:
+            if ops[0] or ops[1]:
+                next(iter(self._by_view.values()))[0].store.write(puts=ops[0], deletes=ops[1])
+        else:
+            for view, p, d, f in self._by_view.values():  # levels first, level 0 (added last) last
+                if f:
+                    view.forget(f)
+                if p or d:
+                    view.write(puts=p, deletes=d)
+        self.clear()
+
+    def clear(self) -> None:
+        self._by_view, self.nbytes, self.count, self.voxels = {}, 0, 0, {}
 
 
 class LevelBuilder:
