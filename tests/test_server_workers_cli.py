@@ -104,7 +104,7 @@ def test_shutdown_command(server_factory):
     srv = server_factory()
     res = srv.cli("shutdown")
     assert res.returncode == 0 and res.stdout.strip() == f"DVID server at {srv.rpc} is being shutdown..."
-    assert srv.proc.wait(20) is not None
+    assert srv.proc.wait(20) == 0  # exits by itself, cleanly (wait raises if it is still running)
 
 
 def test_admin_gate_and_cors_domains(server_factory):
@@ -123,3 +123,6 @@ def test_admin_gate_and_cors_domains(server_factory):
     assert ok.headers.get("Access-Control-Allow-Origin") == "https://emdata.janelia.org"
     bad = requests.get(srv.url + "/api/heartbeat", headers={"Origin": "https://evil.example.com"}, timeout=30)
     assert "Access-Control-Allow-Origin" not in bad.headers
+    for origin in ("https://janelia.org.evil.com", "https://notjanelia.org"):  # not a subdomain
+        r = requests.get(srv.url + "/api/heartbeat", headers={"Origin": origin}, timeout=30)
+        assert "Access-Control-Allow-Origin" not in r.headers, origin

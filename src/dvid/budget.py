@@ -22,8 +22,6 @@ from dvid.errors import DVIDError
 class RequestAborted(DVIDError):
     """The request ran past its time limit or lost its client; nothing more is done for it."""
 
-    status = 400
-
 
 class Connection(Protocol):
     """What the HTTP server knows of the client's connection (uvicorn's request cycle)."""

@@ -6,12 +6,10 @@ parse errors carry DVID's texts (imageblk.md §1.7, §4.2).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dvid.errors import BadRequest
-
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+from dvid.limits import INT32_MAX, INT32_MIN
 
 #: dims string -> axes (0=x, 1=y, 2=z); () means DVID's 0-d "arb" shape
 SHAPES: dict[str, tuple[int, ...]] = {
@@ -53,6 +51,17 @@ def parse_point(s: str, sep: str = "_") -> tuple[int, ...]:
     if len(pt) < 2:
         raise BadRequest(f"cannot convert '{s}' into a Point.")
     return pt
+
+
+def parse_xyz(text: str, what: str = "offset") -> tuple[int, int, int]:
+    """The command-line point grammar: exactly three integers ``x,y,z`` (``_`` also separates), as
+    ``load``, ``put``, ``import`` take them; the URL grammar is ``parse_point``."""
+    parts = [p.strip() for p in text.replace("_", ",").split(",")]
+    try:
+        x, y, z = (int(p) for p in parts)
+    except ValueError:
+        raise BadRequest(f"{what} must be 3 comma-separated integers x,y,z, got {text!r}") from None
+    return x, y, z
 
 
 def parse_floats(s: str, sep: str = "_") -> tuple[float, ...]:
@@ -114,11 +123,3 @@ def slice_box(axes: tuple[int, ...], size_s: str, offset_s: str) -> tuple[Box, t
     s = [1, 1, 1]
     s[axes[0]], s[axes[1]] = size[0], size[1]
     return Box((off[0], off[1], off[2]), (s[0], s[1], s[2])), (size[0], size[1])
-
-
-def iter_blocks_zyx(lo: tuple[int, int, int], hi: tuple[int, int, int]) -> Iterator[tuple[int, int, int]]:
-    """Block coordinates (x, y, z) in DVID's key order: z, then y, then x ascending."""
-    for z in range(lo[2], hi[2] + 1):
-        for y in range(lo[1], hi[1] + 1):
-            for x in range(lo[0], hi[0] + 1):
-                yield x, y, z

@@ -178,7 +178,3 @@ def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np
     except (lz4.block.LZ4BlockError, OSError, EOFError, ValueError, struct.error, RuntimeError, BufferError,
             cramjam.DecompressionError) as e:
         raise CodecError(f"cannot decode {fmt} block: {e}") from e
-
-
-def jpeg_decode_gray(data: bytes | memoryview) -> np.ndarray:
-    return simplejpeg.decode_jpeg(bytes(data), colorspace="GRAY")[..., 0]

@@ -41,7 +41,7 @@ from dvid.datastore.catalog import Catalog, CatalogTxn
 from dvid.datastore.legacy import State
 from dvid.datastore.model import Repo
 from dvid.datastore.records import Payload, Root
-from dvid.errors import BadRequest
+from dvid.errors import Contended
 from dvid.storage.base import Engine, StorageError
 
 T = TypeVar("T")
@@ -196,7 +196,7 @@ class Metadata:
                     if not atomic:
                         self._after_commit(root, [rid for rid, _ in dropped])
                     return result
-            raise BadRequest("metadata is too contended to update; try again")
+            raise Contended("metadata is too contended to update; try again")
 
     def _commit_with_records(self, base: Catalog, root: Root, raw: bytes, changes: dict[str, Payload | None],
                              dropped: list[tuple[int, Repo]]) -> bool:

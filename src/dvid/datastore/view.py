@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from dvid.datastore import keys
-from dvid.errors import BadRequest
+from dvid.errors import Conflict
 from dvid.storage.base import Engine, Reader
 
 
-class MergeConflict(BadRequest):
+class MergeConflict(Conflict):
     """Two parents of a merge hold different values for one key."""
 
 

@@ -28,6 +28,7 @@ from dvid.server.http import (
     read_body,
     receive_into,
     send_response,
+    status_of,
 )
 from dvid.server.malloc import keep_freed_memory
 from dvid.server.protocol import BoundedHttpToolsProtocol
@@ -45,12 +46,20 @@ def _cors_headers(config: Config, origin: str | None) -> list[tuple[str, str]]:
         return []
     if "*" in domains:
         return [("Access-Control-Allow-Origin", "*")]
-    if origin:
-        host = origin.split("://", 1)[-1].split(":", 1)[0]
-        reg = ".".join(host.split(".")[-2:])
-        if any(reg == ".".join(d.split("://", 1)[-1].split(":", 1)[0].split(".")[-2:]) for d in domains):
-            return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+    if origin and any(_origin_in(origin, d) for d in domains):
+        return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
     return []
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+
+
+def _origin_in(origin: str, domain: str) -> bool:
+    """An origin whose host is ``domain`` or one of its subdomains (``a.example.org`` for
+    ``example.org``); comparing only the last two labels would let ``x.co.uk`` admit ``y.co.uk``."""
+    host, want = _host(origin), _host(domain).lstrip(".")
+    return host == want or host.endswith("." + want)
 
 
 def handle(st: ServerState, req: HttpRequest) -> Response:
@@ -61,7 +70,7 @@ def handle(st: ServerState, req: HttpRequest) -> Response:
             st.datastore.refresh()
             return dispatch(st, req)
     except DVIDError as e:
-        return error_response(str(e), req.path, e.status)
+        return error_response(str(e), req.path, status_of(e))
     except StorageError as e:  # e.g. a full disk: the batch was not written, say so clearly
         log.error("storage error on %s %s: %s", req.method, req.path, e)
         return error_response(str(e), req.path, 400)
@@ -151,7 +160,7 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
         try:
             query = _query(scope.get("query_string", b""), limits)
         except DVIDError as e:
-            await send_response(send, error_response(str(e), path, e.status), [], head=False)
+            await send_response(send, error_response(str(e), path, status_of(e)), [], head=False)
             return
         req = HttpRequest(method, path, query, headers, client=(scope.get("client") or ("", 0))[0],
                           budget=budget.Budget(limits.request_timeout, scope.get("dvid.cycle")))
@@ -182,7 +191,7 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
                 f"request body not received within {limits.read_timeout:g} s", path, 400), cors, head=False)
             return
         except DVIDError as e:
-            await send_response(send, error_response(str(e), path, e.status), cors, head=False)
+            await send_response(send, error_response(str(e), path, status_of(e)), cors, head=False)
             return
         resp = await asyncio.to_thread(handle, st, req)
         await send_response(send, resp, cors, head=method == "HEAD")

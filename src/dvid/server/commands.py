@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dvid.datastore import migrate
@@ -69,7 +70,7 @@ def split_settings(args: list[str]) -> tuple[list[str], dict[str, str]]:
     return pos, settings
 
 
-def run_command(st: ServerState, args: list[str], shutdown: callable = lambda: None) -> CommandResult:  # type: ignore[valid-type]
+def run_command(st: ServerState, args: list[str], shutdown: Callable[[], None] = lambda: None) -> CommandResult:
     st.datastore.refresh()
     pos, settings = split_settings(args)
     if not pos:

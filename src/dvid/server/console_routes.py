@@ -25,7 +25,7 @@ from dvid.datatypes.base import Response
 from dvid.errors import DVIDError
 from dvid.server import ngviewer
 from dvid.server.core_routes import is_admin
-from dvid.server.http import HttpRequest, error_response, read_body, send_response
+from dvid.server.http import HttpRequest, error_response, read_body, send_response, status_of
 from dvid.server.state import ServerState
 
 CONSOLE_FILES = resources.files("dvid.server").joinpath("console")
@@ -162,7 +162,7 @@ def handle_web(st: ServerState, req: HttpRequest) -> Response:
             return console_file(req, path[len("/console/"):])
         return error_response("", path, 404)
     except DVIDError as e:
-        return error_response(str(e), path, e.status)
+        return error_response(str(e), path, status_of(e))
 
 
 async def serve_web(st: ServerState, req: HttpRequest, receive: Any, send: Any,
@@ -176,7 +176,7 @@ async def serve_web(st: ServerState, req: HttpRequest, receive: Any, send: Any,
             messages = await asyncio.to_thread(
                 ngviewer.events_messages, st, ngviewer.request_origin(req.headers), token, req.query)
         except DVIDError as e:
-            await send_response(send, error_response(str(e), req.path, e.status), cors, head=False)
+            await send_response(send, error_response(str(e), req.path, status_of(e)), cors, head=False)
             return
         await ngviewer.event_stream(send, receive, messages)
         return
@@ -185,7 +185,7 @@ async def serve_web(st: ServerState, req: HttpRequest, receive: Any, send: Any,
         try:
             req.body = await read_body(receive, int(length) if length and length.isdigit() else None, _SMALL_BODY)
         except DVIDError as e:
-            await send_response(send, error_response(str(e), req.path, e.status), cors, head=False)
+            await send_response(send, error_response(str(e), req.path, status_of(e)), cors, head=False)
             return
     resp = await asyncio.to_thread(handle_web, st, req)
     await send_response(send, resp, cors, head=req.method == "HEAD")

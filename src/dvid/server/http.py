@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from dvid.budget import Budget
 from dvid.datatypes.base import Response
-from dvid.errors import BadRequest
+from dvid.errors import BadRequest, DVIDError, NotFound, Throttled
 from dvid.limits import refuse
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -151,6 +151,16 @@ async def receive_into(receive: Receive, body: IncomingBody) -> None:
     except BadRequest as e:
         body.fail(str(e))
         raise
+
+
+def status_of(e: DVIDError) -> int:
+    """DVID's status for an error: 404 for unmatched routes and missing blobs, 503 when throttled,
+    400 for everything else (core.md §0.3). The only place errors become HTTP statuses."""
+    if isinstance(e, NotFound):
+        return 404
+    if isinstance(e, Throttled):
+        return 503
+    return 400
 
 
 def error_response(message: str, path: str, status: int = 400) -> Response:

@@ -21,7 +21,7 @@ from dvid.datatypes.imageblk import extents as ext
 from dvid.datatypes.imageblk.ingest import (
     expand_globs,
     load_stack,
-    parse_point,
+    plane_axes,
     slice_as_volume,
     to_voxels,
     write_region,
@@ -30,6 +30,7 @@ from dvid.datatypes.imageblk.layout import Layout
 from dvid.datatypes.imageblk.voxels import BLOCK_CLASS, block_coord
 from dvid.datatypes.roi.spans import replace_spans, set_z_range
 from dvid.errors import BadRequest, UnknownInstance
+from dvid.geometry import parse_xyz
 
 if TYPE_CHECKING:
     from dvid.datatypes.imageblk.types import ImageBlkType
@@ -86,7 +87,7 @@ def _grow_extents(ctx: InstanceContext, lo, hi) -> None:
 def _load(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
     if len(args) < 3:
         raise BadRequest("load needs an offset x,y,z and at least one file glob")
-    offset = parse_point(args[1])
+    offset = parse_xyz(args[1])
     files = expand_globs(args[2:], ctx.host.split(":")[0])
     layout = dt.layout(ctx.instance)
     release = _exclusive(ctx)
@@ -122,8 +123,8 @@ def _put(dt: ImageBlkType, ctx: InstanceContext, args: list[str]) -> str:
     if where != "local":
         raise BadRequest(f"put must be 'local' or 'remote', not '{args[1]}'")
     plane = args[2]
-    slice_as_volume(np.zeros((1, 1), np.uint8), plane)  # validates the plane name
-    offset = list(parse_point(args[3]))
+    plane_axes(plane)  # refuse an unknown plane before starting the job
+    offset = list(parse_xyz(args[3]))
     files = expand_globs(args[4:], ctx.host.split(":")[0])
     layout = dt.layout(ctx.instance)
     release = _exclusive(ctx)

@@ -20,10 +20,10 @@ from dvid.datastore.jobs import Job
 from dvid.datatypes.base import InstanceContext
 from dvid.datatypes.imageblk import extents as ext
 from dvid.datatypes.imageblk import pyramid_io
-from dvid.datatypes.imageblk.ingest import parse_point, write_region
+from dvid.datatypes.imageblk.ingest import write_region
 from dvid.datatypes.imageblk.voxels import gather
 from dvid.errors import BadRequest
-from dvid.geometry import Box
+from dvid.geometry import Box, parse_xyz
 
 if TYPE_CHECKING:
     from dvid.datatypes.imageblk.types import ImageBlkType
@@ -123,7 +123,7 @@ def import_(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: d
     if nch_src != vt.channels:
         raise BadRequest(f"volume has {nch_src} channel(s) but {dt.name} voxels have {vt.channels}")
     if "offset" in settings:
-        origin = list(parse_point(settings["offset"], "offset"))
+        origin = list(parse_xyz(settings["offset"], "offset"))
     layout = dt.layout(ctx.instance)
     bz = layout.block_size[2]
 

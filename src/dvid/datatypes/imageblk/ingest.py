@@ -21,7 +21,7 @@ from dvid.datastore.view import VersionedView
 from dvid.datatypes.imageblk.layout import Layout
 from dvid.datatypes.imageblk.voxels import block_tkey, encode_blocks, with_change_record
 from dvid.errors import BadRequest
-from dvid.geometry import Box
+from dvid.geometry import Box, parse_shape
 
 _POOL = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="decode")
 
@@ -97,17 +97,6 @@ def expand_globs(patterns: Iterable[str], host: str = "localhost") -> list[str]:
     if ext.startswith("hdf") or ext.startswith("h5"):
         raise BadRequest("HDF5 files are not supported by load; convert the stack to PNG, TIFF, JPEG or BMP")
     return files
-
-
-def parse_point(text: str, what: str = "offset") -> tuple[int, int, int]:
-    parts = [p.strip() for p in text.replace("_", ",").split(",")]
-    if len(parts) != 3:
-        raise BadRequest(f"{what} must be 3 comma-separated integers x,y,z, got {text!r}")
-    try:
-        x, y, z = (int(p) for p in parts)
-    except ValueError:
-        raise BadRequest(f"{what} must be 3 comma-separated integers x,y,z, got {text!r}") from None
-    return x, y, z
 
 
 def to_voxels(img: np.ndarray, layout: Layout, name: str) -> np.ndarray:
@@ -200,16 +189,18 @@ def load_stack(
     return (lo[0], lo[1], lo[2]), (hi[0], hi[1], hi[2])
 
 
-PLANE_AXES = {"xy": (0, 1), "0_1": (0, 1), "0,1": (0, 1), "xz": (0, 2), "0_2": (0, 2), "0,2": (0, 2),
-              "yz": (1, 2), "1_2": (1, 2), "1,2": (1, 2)}
+def plane_axes(plane: str) -> tuple[int, ...]:
+    """The image axes of a plane name (``xy``, ``0_2``...): DVID's dims grammar, 2-d only."""
+    axes = parse_shape(plane)
+    if len(axes) != 2:
+        raise BadRequest(f"Unknown data shape specification ({plane})")
+    return axes
 
 
 def slice_as_volume(img: np.ndarray, plane: str) -> tuple[np.ndarray, int]:
     """A 2-D image in a plane as a [z, y, x(, c)] array of thickness 1; also returns the axis (0=x,
     1=y, 2=z) normal to the plane, along which ``put local`` advances one voxel per file."""
-    axes = PLANE_AXES.get(plane.lower())
-    if axes is None:
-        raise BadRequest(f"Unknown data shape specification ({plane})")
+    axes = plane_axes(plane)
     if axes == (0, 1):
         return img[None], 2
     if axes == (0, 2):  # width along x, height along z

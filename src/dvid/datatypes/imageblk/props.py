@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from dvid.datastore.instance import Instance
+from dvid.datastore.settings import string_setting
 from dvid.datatypes.base import Environment, Volume
 from dvid.errors import BadRequest
+from dvid.limits import INT32_MAX, INT32_MIN
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,7 @@ SETTINGS = tuple(_LABELS.values())
 
 
 def _string(settings: dict[str, Any], key: str) -> str | None:
-    if key not in settings or settings[key] is None:
-        return None
-    v = settings[key]
-    if not isinstance(v, str):
-        raise BadRequest(f"Setting for '{_LABELS[key]}' was not a string: {v}")
-    return v
+    return string_setting(settings, key, _LABELS[key])
 
 
 def _int_list(s: str, label: str) -> list[int]:
@@ -72,7 +69,7 @@ def _int_list(s: str, label: str) -> list[int]:
         vals = [int(p.strip()) for p in parts]
     except ValueError:
         raise BadRequest(f"{label} must be comma-separated integers, got '{s}'") from None
-    if any(not -(2**31) <= v < 2**31 for v in vals):
+    if any(not INT32_MIN <= v <= INT32_MAX for v in vals):
         raise BadRequest(f"{label} values must fit in 32 bits, got '{s}'")
     return vals
 

@@ -28,6 +28,7 @@ from dvid.datastore.view import VersionedView
 from dvid.datatypes.imageblk.downsample import Triple, downsample
 from dvid.datatypes.imageblk.voxels import BLOCK_CLASS, block_tkey, block_x, encode_blocks, gather, row_range
 from dvid.geometry import Box
+from dvid.limits import INT32_MAX, INT32_MIN
 
 TILE_BYTES = 48 << 20  # source bytes per tile
 BATCH_BYTES = 64 << 20  # encoded bytes per write batch: an update of a few blocks is one commit per level
@@ -70,8 +71,8 @@ class VoxelFormat:
 
 
 def _layer_range(z: int) -> tuple[bytes, bytes]:
-    lo = -(2**31)
-    return block_tkey(lo, lo, z), (block_tkey(lo, lo, z + 1) if z < 2**31 - 1 else block_tkey(lo, lo, z) + b"\xff")
+    lo = INT32_MIN
+    return block_tkey(lo, lo, z), (block_tkey(lo, lo, z + 1) if z < INT32_MAX else block_tkey(lo, lo, z) + b"\xff")
 
 
 def _layer_keys(view: VersionedView, z: int) -> Iterator[tuple[int, int]]:

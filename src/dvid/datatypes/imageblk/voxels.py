@@ -22,6 +22,7 @@ from dvid.datastore import keys
 from dvid.datastore.view import VersionedView
 from dvid.datatypes.imageblk import changes
 from dvid.geometry import Box
+from dvid.limits import INT32_MAX
 
 BLOCK_CLASS = 23
 WRITE_BATCH = 1000  # blocks per atomic storage batch for very large writes
@@ -40,7 +41,7 @@ def block_coord(tk: bytes) -> tuple[int, int, int]:
 
 def row_range(bx0: int, bx1: int, by: int, bz: int) -> tuple[bytes, bytes]:
     """Half-open type-key range of the blocks ``bx0..bx1`` (inclusive) of row (by, bz)."""
-    end = block_tkey(bx1 + 1, by, bz) if bx1 < 2**31 - 1 else block_tkey(bx1, by, bz) + b"\xff"
+    end = block_tkey(bx1 + 1, by, bz) if bx1 < INT32_MAX else block_tkey(bx1, by, bz) + b"\xff"
     return block_tkey(bx0, by, bz), end
 
 
