@@ -9,6 +9,7 @@ Flags come before the command, as with DVID's Go binary (argparse accepts both `
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from dvid import DATASTORE_VERSION, __version__
@@ -53,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A DVID-compatible, versioned image-block data service.")
     p.add_argument("-version", "--version", action="version",
                    version=f"dvid {__version__} (Python; datastore {DATASTORE_VERSION})")
-    p.add_argument("-rpc", "--rpc", default="localhost:8001", metavar="HOST:PORT",
-                   help="command address of the server (default localhost:8001)")
+    p.add_argument("-rpc", "--rpc", default=os.environ.get("DVID_RPC", "localhost:8001"), metavar="HOST:PORT",
+                   help="command address of the server (default $DVID_RPC, else localhost:8001)")
     p.add_argument("-http", "--http", metavar="URL", help="HTTP address of the server for 'put remote' "
                    "(default: asked from the server)")
     p.add_argument("-no-wait", "--no-wait", dest="no_wait", action="store_true",

@@ -4,11 +4,13 @@ server state and the parsed request, returning a ``Response``; routing lives in 
 from __future__ import annotations
 
 import hmac
+import html
 import json
 import os
 import resource
 import time
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
 from dvid import DATASTORE_VERSION, __version__
@@ -35,17 +37,26 @@ def q(s: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ server level
+def core_api() -> dict[str, Any]:
+    """The core endpoints, one list shared by ``/api/help`` and the console's help page
+    (``server/console/core-api.json``: groups of ``[method, path, what]``)."""
+    return json.loads(resources.files("dvid.server").joinpath("console", "core-api.json").read_text())
+
+
 def help_page(st: ServerState, req: HttpRequest) -> Response:
-    items = "".join(f'<li><a href="/api/help/{n}">{n}</a></li>' for n in registry.all_types())
-    html = (
-        "<!DOCTYPE html><html><head><title>DVID (Python) API</title></head><body>"
-        "<h1>DVID-compatible server</h1><p>HTTP API under <code>/api/</code>: repos "
-        "(<code>POST /api/repos</code>, <code>/api/repos/info</code>), repo and node operations "
-        "(<code>/api/repo/{uuid}/...</code>, <code>/api/node/{uuid}/...</code>) and data instances "
-        "(<code>/api/node/{uuid}/{name}/{keyword}/...</code>).</p><h2>Data types</h2><ul>"
-        f"{items}</ul></body></html>"
-    )
-    return Response(html.encode(), content_type="text/html")
+    """Every core endpoint, grouped, then the compiled datatypes each linking to its help."""
+    api = core_api()
+    parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>DVID (Python) API</title></head><body>",
+             f"<h1>DVID-compatible server {html.escape(__version__)}</h1><p>{html.escape(api['about'])}</p>"]
+    for group in api["groups"]:
+        parts.append(f"<h2>{html.escape(group['title'])}</h2><table>")
+        parts += [f"<tr><td><code>{html.escape(m)}</code></td><td><code>{html.escape(path)}</code></td>"
+                  f"<td>{html.escape(what)}</td></tr>" for m, path, what in group["routes"]]
+        parts.append("</table>")
+    parts.append("<h2>Data types</h2><ul>")
+    parts += [f'<li><a href="/api/help/{n}">{n}</a></li>' for n in registry.all_types()]
+    parts.append("</ul></body></html>")
+    return Response("".join(parts).encode(), content_type="text/html")
 
 
 def type_help(st: ServerState, req: HttpRequest, typename: str) -> Response:
