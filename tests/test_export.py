@@ -6,22 +6,12 @@ import requests
 import tensorstore as ts
 from PIL import Image
 
-
-def mk(server, uuid, name, typename="uint8blk"):
-    r = requests.post(f"{server.url}/api/repo/{uuid}/instance", json={"typename": typename, "dataname": name})
-    assert r.status_code == 200, r.text
-    return f"{server.url}/api/node/{uuid}/{name}"
-
-
-def raw(base, size, off, channels=1):
-    r = requests.get(f"{base}/raw/0_1_2/{size[0]}_{size[1]}_{size[2]}/{off[0]}_{off[1]}_{off[2]}")
-    shape = (size[2], size[1], size[0]) + ((channels,) if channels > 1 else ())
-    return np.frombuffer(r.content, np.uint8).reshape(shape)
+from helpers import get_raw, new_instance
 
 
 @pytest.mark.parametrize("fmt", ["zarr3", "precomputed"])
 def test_round_trip_unaligned_extent(server, repo, tmp_path, fmt):
-    base = mk(server, repo, "g")
+    base = new_instance(server, repo, "g")
     stack = np.random.default_rng(7).integers(1, 256, (21, 45, 70), dtype=np.uint8)  # 70 x 45 x 21 at (-5, 3, 40)
     for i, sl in enumerate(stack):
         Image.fromarray(sl).save(tmp_path / f"s{i:02d}.png")
@@ -40,31 +30,31 @@ def test_round_trip_unaligned_extent(server, repo, tmp_path, fmt):
         assert [int(t.domain[i].inclusive_min) for i in range(3)] == [-5, 3, 40]
         assert np.array_equal(t.read().result()[..., 0].transpose(2, 1, 0), stack)
     child = requests.post(f"{server.url}/api/node/{repo}/newversion").json()["child"]
-    cbase = mk(server, child, "copy")
+    cbase = new_instance(server, child, "copy")
     res = server.cli("node", child, "copy", "import", str(dest))
     assert res.returncode == 0, res.stderr
-    assert np.array_equal(raw(cbase, (70, 45, 21), (-5, 3, 40)), stack)
+    assert np.array_equal(get_raw(cbase, (70, 45, 21), (-5, 3, 40)), stack)
     assert requests.get(f"{cbase}/info").json()["Extended"]["MinPoint"] == [-5, 3, 40]
     res = server.cli("node", child, "copy", "import", str(dest), "offset=100,0,0")
     assert res.returncode == 0
-    assert np.array_equal(raw(cbase, (70, 45, 21), (100, 0, 0)), stack)
+    assert np.array_equal(get_raw(cbase, (70, 45, 21), (100, 0, 0)), stack)
 
 
 def test_rgba_export_and_errors(server, repo, tmp_path):
-    base = mk(server, repo, "c", typename="rgba8blk")
+    base = new_instance(server, repo, "c", typename="rgba8blk")
     vol = np.random.default_rng(8).integers(0, 256, (32, 32, 64, 4), np.uint8)
     requests.post(f"{base}/raw/0_1_2/64_32_32/0_0_0", data=vol.tobytes())
     dest = tmp_path / "c.zarr"
     assert server.cli("node", repo, "c", "export", str(dest)).returncode == 0
     t = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(dest)}}).result()
     assert np.array_equal(t.read().result(), vol)
-    mk(server, repo, "empty")
+    new_instance(server, repo, "empty")
     res = server.cli("node", repo, "empty", "export", str(tmp_path / "e"))
     assert res.returncode == 1 and "no extents" in res.stderr
     assert server.cli("node", repo, "c", "export", str(tmp_path / "x"), "format=hdf5").returncode == 1
     res = server.cli("node", repo, "empty", "import", str(tmp_path / "nothing"))
     assert res.returncode == 1 and "format" in res.stderr
-    g = mk(server, repo, "g8")
+    g = new_instance(server, repo, "g8")
     res = server.cli("node", repo, "g8", "import", str(dest))  # 4 channels into a 1-channel type
     assert res.returncode == 1
     assert requests.get(f"{g}/info").json()["Extended"]["MinPoint"] is None

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import requests
 
-from test_imageblk_http import get_raw, new_instance, post_raw
+from helpers import get_raw, new_instance, post_raw
 
 BAD_GETS = [
     ("raw/xy/64_64/0_0_0/JPG", "Illegal image format requested: JPG"),

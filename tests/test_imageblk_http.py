@@ -11,6 +11,8 @@ import numpy as np
 import requests
 from PIL import Image
 
+from helpers import get_raw, new_instance, post_raw, xyz
+
 XD = np.array([0x01, 0x07, 0xAF, 0xFF, 0x70], np.uint8)
 YD = np.array([0x33, 0xB2, 0x77, 0xD0, 0x4F], np.uint8)
 ZD = np.array([0x5C, 0x89, 0x40, 0x13, 0xCA], np.uint8)
@@ -28,27 +30,12 @@ def make_volume(offset, size):
     return ZD[z][:, None, None] ^ YD[y][None, :, None] ^ XD[x][None, None, :]
 
 
-def new_instance(server, uuid, name, typename="uint8blk", **settings):
-    body = {"typename": typename, "dataname": name, **settings}
-    r = requests.post(f"{server.url}/api/repo/{uuid}/instance", json=body, timeout=30)
-    assert r.status_code == 200, r.text
-    return f"{server.url}/api/node/{uuid}/{name}"
 
 
-def xyz(t):
-    return "_".join(str(v) for v in t)
 
 
-def post_raw(base, vol, offset, query=""):
-    sz, sy, sx = vol.shape[:3]
-    return requests.post(f"{base}/raw/0_1_2/{sx}_{sy}_{sz}/{xyz(offset)}{query}", data=vol.tobytes(), timeout=60)
 
 
-def get_raw(base, size, offset, dtype=np.uint8, channels=1, query=""):
-    r = requests.get(f"{base}/raw/0_1_2/{xyz(size)}/{xyz(offset)}{query}", timeout=60)
-    assert r.status_code == 200, r.text
-    shape = (size[2], size[1], size[0]) + ((channels,) if channels > 1 else ())
-    return np.frombuffer(r.content, dtype).reshape(shape)
 
 
 def info(base):

@@ -9,19 +9,7 @@ import pytest
 import requests
 from PIL import Image
 
-
-def new_instance(server, uuid, name, typename="uint8blk", **settings):
-    r = requests.post(f"{server.url}/api/repo/{uuid}/instance",
-                      json={"typename": typename, "dataname": name, **settings}, timeout=30)
-    assert r.status_code == 200, r.text
-    return f"{server.url}/api/node/{uuid}/{name}"
-
-
-def raw(base, size, offset, channels=1, dtype=np.uint8):
-    r = requests.get(f"{base}/raw/0_1_2/{size[0]}_{size[1]}_{size[2]}/{offset[0]}_{offset[1]}_{offset[2]}", timeout=60)
-    assert r.status_code == 200, r.text
-    shape = (size[2], size[1], size[0]) + ((channels,) if channels > 1 else ())
-    return np.frombuffer(r.content, dtype).reshape(shape)
+from helpers import get_raw, new_instance
 
 
 def write_stack(tmp_path, stack, fmt="png", prefix="img"):
@@ -50,7 +38,7 @@ def test_load_unaligned_stack_read_modify_write(server, repo, tmp_path):
     assert res.stdout.startswith(f'Asynchronously loading 40 files into data instance "g" @ node {repo}')
     expect = old.copy()
     expect[5:45, 20:57, 10:60] = stack
-    assert np.array_equal(raw(base, (96, 64, 64), (0, 0, 0)), expect)
+    assert np.array_equal(get_raw(base, (96, 64, 64), (0, 0, 0)), expect)
     e = requests.get(f"{base}/info").json()["Extended"]
     assert e["MinPoint"] == [0, 0, 0] and e["MaxPoint"] == [95, 63, 63]
     rec = requests.get(f"{server.url}/api/server/jobs/{job_of(res.stdout)}").json()
@@ -66,7 +54,7 @@ def test_load_extents_and_tiff16(server, repo, tmp_path):
         Image.fromarray(sl).save(tmp_path / f"s{i:02d}.tif")
     res = server.cli("node", repo, "g16", "load", "-5,0,100", str(tmp_path / "*.tif"))
     assert res.returncode == 0, res.stderr
-    assert np.array_equal(raw(base, (20, 30, 8), (-5, 0, 100), dtype=np.uint16), stack)
+    assert np.array_equal(get_raw(base, (20, 30, 8), (-5, 0, 100), dtype=np.uint16), stack)
     e = requests.get(f"{base}/info").json()["Extended"]
     assert e["MinPoint"] == [-5, 0, 100] and e["MaxPoint"] == [14, 29, 107]
 
@@ -76,7 +64,7 @@ def test_load_rgb_into_rgba_and_refusals(server, repo, tmp_path):
     rgb = np.random.default_rng(2).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
     write_stack(tmp_path, rgb, prefix="rgb")
     assert server.cli("node", repo, "c", "load", "0,0,0", str(tmp_path / "rgb*.png")).returncode == 0
-    got = raw(base, (16, 16, 3), (0, 0, 0), channels=4)
+    got = get_raw(base, (16, 16, 3), (0, 0, 0), channels=4)
     assert np.array_equal(got[..., :3], rgb) and (got[..., 3] == 255).all()
     # RGB into uint8blk is refused per file with a clear message; the job fails, the CLI exits 1
     new_instance(server, repo, "g")
@@ -96,7 +84,7 @@ def test_bad_file_midway_keeps_other_slices(server, repo, tmp_path):
     paths[2].write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     res = server.cli("node", repo, "g", "load", "0,0,0", str(tmp_path / "img*.png"))
     assert res.returncode == 1 and "img0002.png" in res.stderr
-    got = raw(base, (32, 32, 4), (0, 0, 0))
+    got = get_raw(base, (32, 32, 4), (0, 0, 0))
     assert np.array_equal(got[[0, 1, 3]], stack[[0, 1, 3]]) and not got[2].any()
     rec = requests.get(f"{server.url}/api/server/jobs/{job_of(res.stdout)}").json()
     assert rec["state"] == "failed" and rec["errors"][0]["file"].endswith("img0002.png")
@@ -108,7 +96,7 @@ def test_put_local_planes(server, repo, tmp_path):
     write_stack(tmp_path, xz, prefix="xz")
     res = server.cli("node", repo, "g", "put", "local", "xz", "5,7,9", str(tmp_path / "xz*.png"))
     assert res.returncode == 0, res.stderr
-    got = raw(base, (40, 3, 20), (5, 7, 9))
+    got = get_raw(base, (40, 3, 20), (5, 7, 9))
     assert np.array_equal(got.transpose(1, 0, 2), xz)
     assert requests.get(f"{base}/info").json()["Extended"]["MaxPoint"] == [44, 9, 28]
 
@@ -122,7 +110,7 @@ def test_put_remote_from_client_disk(server, repo, tmp_path):
     res = server.cli(f"--http={server.url}", "node", repo, "g", "put", "remote", "xy", "3,4,28", str(tmp_path / "img*.png"))
     assert res.returncode == 0, res.stderr
     assert f"put 10 files into g @ {repo}" in res.stdout
-    got = raw(base, (64, 64, 40), (0, 0, 0))
+    got = get_raw(base, (64, 64, 40), (0, 0, 0))
     expect = np.zeros((40, 64, 64), np.uint8)
     expect[:32] = 9
     expect[28:38, 4:34, 3:43] = stack

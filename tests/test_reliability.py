@@ -13,19 +13,13 @@ import numpy as np
 import requests
 from PIL import Image
 
+from helpers import get_raw, new_instance
+
 BS = 32
 
 
-def mk(server, uuid, name, typename="uint8blk", **kw):
-    r = requests.post(f"{server.url}/api/repo/{uuid}/instance", json={"typename": typename, "dataname": name, **kw})
-    assert r.status_code == 200, r.text
-    return f"{server.url}/api/node/{uuid}/{name}"
 
 
-def raw(base, size, off=(0, 0, 0)):
-    r = requests.get(f"{base}/raw/0_1_2/{size[0]}_{size[1]}_{size[2]}/{off[0]}_{off[1]}_{off[2]}", timeout=60)
-    assert r.status_code == 200, r.text
-    return np.frombuffer(r.content, np.uint8).reshape(size[2], size[1], size[0])
 
 
 def blocks_of(vol):
@@ -34,13 +28,13 @@ def blocks_of(vol):
 
 
 def digest(base, size):
-    return hashlib.sha256(raw(base, size).tobytes()).hexdigest()
+    return hashlib.sha256(get_raw(base, size).tobytes()).hexdigest()
 
 
 def test_sigkill_during_concurrent_posts_and_load(server_factory, tmp_path):
     srv = server_factory(workers=2)
     uuid = srv.new_repo()
-    base = mk(srv, uuid, "g")
+    base = new_instance(srv, uuid, "g")
     size = (256, 256, 64)
     old = np.full(size[::-1], 1, np.uint8)
     assert requests.post(f"{base}/raw/0_1_2/256_256_64/0_0_0", data=old.tobytes()).ok
@@ -71,10 +65,10 @@ def test_sigkill_during_concurrent_posts_and_load(server_factory, tmp_path):
         t.join()
     srv.start()
     # every block of the child is entirely one of the values written, never torn
-    got = blocks_of(raw(cbase, size))
+    got = blocks_of(get_raw(cbase, size))
     for blk in got.reshape(-1, BS**3):
         assert blk.min() == blk.max() and int(blk[0]) in (1, 50, 60, 70)
-    loaded = blocks_of(raw(cbase, (256, 256, 64), (0, 0, 64)))
+    loaded = blocks_of(get_raw(cbase, (256, 256, 64), (0, 0, 64)))
     for blk in loaded.reshape(-1, BS**3):
         assert blk.min() == blk.max() and int(blk[0]) in (0, 200)
     assert digest(base, size) == committed  # the committed version is untouched
@@ -86,9 +80,9 @@ def test_sigkill_during_concurrent_posts_and_load(server_factory, tmp_path):
 
 
 def test_committed_means_immutable(server, repo, tmp_path):
-    g = mk(server, repo, "g")
-    c = mk(server, repo, "c", typename="rgba8blk")
-    r = mk(server, repo, "r", typename="roi")
+    g = new_instance(server, repo, "g")
+    c = new_instance(server, repo, "c", typename="rgba8blk")
+    r = new_instance(server, repo, "r", typename="roi")
     vol = np.random.default_rng(1).integers(0, 256, (32, 64, 64), np.uint8)
     requests.post(f"{g}/raw/0_1_2/64_64_32/0_0_0", data=vol.tobytes())
     requests.post(f"{r}/roi", data="[[0,0,0,1]]")
@@ -129,13 +123,13 @@ def test_committed_means_immutable(server, repo, tmp_path):
 def test_admin_token_and_fullwrite_may_write_committed(server_factory):
     srv = server_factory(extra_toml='adminToken = "s3cret"')
     uuid = srv.new_repo()
-    g = mk(srv, uuid, "g")
+    g = new_instance(srv, uuid, "g")
     requests.post(f"{srv.url}/api/node/{uuid}/commit", json={})
     assert requests.post(f"{g}/raw/0_1_2/32_32_32/0_0_0?admintoken=wrong", data=bytes(32768)).status_code == 400
     assert requests.post(f"{g}/raw/0_1_2/32_32_32/0_0_0?admintoken=s3cret", data=bytes(32768)).ok
     full = server_factory(extra_toml='rwMode = "fullwrite"')
     u2 = full.new_repo()
-    g2 = mk(full, u2, "g")
+    g2 = new_instance(full, u2, "g")
     requests.post(f"{full.url}/api/node/{u2}/commit", json={})
     assert requests.post(f"{g2}/raw/0_1_2/32_32_32/0_0_0", data=bytes(32768)).ok
     assert json.loads(requests.get(f"{full.url}/api/server/info").content)["Mode"] == "allow writes on committed nodes"
@@ -144,7 +138,7 @@ def test_admin_token_and_fullwrite_may_write_committed(server_factory):
 def test_concurrent_writers_and_readers_match_model(server_factory):
     srv = server_factory(workers=2)
     uuid = srv.new_repo()
-    g = mk(srv, uuid, "g")
+    g = new_instance(srv, uuid, "g")
     parent_vol = np.random.default_rng(2).integers(0, 256, (64, 128, 128), np.uint8)
     requests.post(f"{g}/raw/0_1_2/128_128_64/0_0_0", data=parent_vol.tobytes())
     requests.post(f"{srv.url}/api/node/{uuid}/commit", json={})
@@ -168,14 +162,14 @@ def test_concurrent_writers_and_readers_match_model(server_factory):
 
     def reader(_):
         for _ in range(10):
-            assert np.array_equal(raw(g, (128, 128, 64)), parent_vol)  # committed parent never changes
+            assert np.array_equal(get_raw(g, (128, 128, 64)), parent_vol)  # committed parent never changes
         return True
 
     with cf.ThreadPoolExecutor(6) as ex:
         futs = [ex.submit(writer, s) for s in range(3)] + [ex.submit(reader, i) for i in range(3)]
         for f in futs:
             f.result()
-    final = blocks_of(raw(cg, (128, 128, 64)))
+    final = blocks_of(get_raw(cg, (128, 128, 64)))
     pblocks = blocks_of(parent_vol)
     for (bz, by, bx), _ in np.ndenumerate(final[..., 0]):
         blk = final[bz, by, bx]
@@ -188,7 +182,7 @@ def test_concurrent_writers_and_readers_match_model(server_factory):
 def test_limits_and_modes(server_factory):
     srv = server_factory(extra_toml="maxRequestBytes = 400000\nreadTimeout = 1", store_toml="map_size = 4194304")
     uuid = srv.new_repo()
-    g = mk(srv, uuid, "g")
+    g = new_instance(srv, uuid, "g")
     r = requests.post(f"{g}/raw/0_1_2/128_128_32/0_0_0", data=bytes(128 * 128 * 32))
     assert r.status_code == 400 and "exceeds the server limit" in r.text
     # a stalled upload is cut off after readTimeout
@@ -210,7 +204,7 @@ def test_limits_and_modes(server_factory):
     assert r.status_code == 400 and "full" in r.text, r.text
     assert vols > 0
     assert requests.get(f"{srv.url}/api/heartbeat").text == "OK"
-    first = raw(g, (96, 32, 32))
+    first = get_raw(g, (96, 32, 32))
     assert np.array_equal(first.reshape(-1), np.frombuffer(
         np.random.default_rng(0).integers(0, 256, 32768 * 3, np.uint8).tobytes(), np.uint8).reshape(32, 32, 96).reshape(-1))
 
@@ -235,7 +229,7 @@ def test_streamed_uploads_write_nothing_unless_whole(server_factory):
     comes to a locked node writes nothing; the connection and the server stay usable."""
     srv = server_factory(extra_toml="readTimeout = 2")
     uuid = srv.new_repo()
-    g = mk(srv, uuid, "g")
+    g = new_instance(srv, uuid, "g")
     size = (256, 256, 96)  # 6 MiB, three layers of blocks
     old = np.random.default_rng(1).integers(0, 256, size[::-1], np.uint8)
     new = np.random.default_rng(2).integers(0, 256, size[::-1], np.uint8)
@@ -257,16 +251,16 @@ def test_streamed_uploads_write_nothing_unless_whole(server_factory):
     with socket.create_connection((host, int(port)), timeout=15) as s:
         s.sendall(head + new.tobytes()[: new.nbytes // 2])
     time.sleep(0.5)
-    assert np.array_equal(raw(g, size), old)
+    assert np.array_equal(get_raw(g, size), old)
     # a wrong size is refused before anything is read; the same connection then works
     with requests.Session() as sess:
         r = sess.post(f"{srv.url}/api/node/{uuid}/g/raw/0_1_2/256_256_64/0_0_0", data=new.tobytes())
         assert r.status_code == 400 and "expected 4194304 bytes" in r.text
         assert sess.post(srv.url + path, data=new.tobytes()).status_code == 200
-        assert np.array_equal(raw(g, size), new)
+        assert np.array_equal(get_raw(g, size), new)
         # a locked node refuses the upload; the body is drained and the connection still serves
         assert sess.post(f"{srv.url}/api/node/{uuid}/commit", json={"note": "done"}).ok
         r = sess.post(srv.url + path, data=old.tobytes())
         assert r.status_code == 400 and "locked" in r.text
         assert sess.get(f"{srv.url}/api/node/{uuid}/g/info").ok
-    assert np.array_equal(raw(g, size), new)
+    assert np.array_equal(get_raw(g, size), new)

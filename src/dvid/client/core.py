@@ -8,31 +8,18 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import requests
 
-from dvid.client.errors import DVIDConnectionError, DVIDError, ServerBusy, UnsupportedVolume
-
-if TYPE_CHECKING:
-    from dvid.client.volume import Volume
-
-
-_DTYPES = {"uint8blk": (np.uint8, 1), "rgba8blk": (np.uint8, 4), "uint16blk": (np.uint16, 1),
-           "uint32blk": (np.uint32, 1), "uint64blk": (np.uint64, 1), "float32blk": (np.float32, 1)}
+from dvid.client.errors import DVIDConnectionError, DVIDError, ServerBusy
+from dvid.client.volume import Volume
+from dvid.client.voxeltypes import voxel_type
 
 
 def _xyz(t: Sequence[int]) -> str:
     return "_".join(str(int(v)) for v in t)
-
-
-def voxel_type(typename: str, url: str) -> tuple[np.dtype, int]:
-    """The numpy dtype and channel count of an image type; other types raise UnsupportedVolume."""
-    if typename not in _DTYPES:
-        raise UnsupportedVolume(f"{typename} is not an image type ({', '.join(_DTYPES)})", url)
-    dt, ch = _DTYPES[typename]
-    return np.dtype(dt).newbyteorder("<"), ch
 
 
 def _reason(e: Exception) -> str:
@@ -150,7 +137,6 @@ class DVIDClient:
     def volume(self, uuid: str, name: str, *, scale: int = 0) -> Volume:
         """A numpy-sliceable handle on an image instance (``scale=N``: pyramid level N, the instance
         ``<name>_N`` in neuroglancer's convention)."""
-        from dvid.client.volume import Volume
 
         return Volume(self, uuid, name, scale=scale)
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dvid.client.errors import DVIDError
+from dvid.client.voxeltypes import voxel_type
 
 if TYPE_CHECKING:
     from dvid.client.core import DVIDClient
@@ -98,8 +99,6 @@ class Volume:
     # ------------------------------------------------------------------------------- metadata
     def refresh(self) -> Volume:
         """Re-read the instance's info (extents grow as data are written)."""
-        from dvid.client.core import voxel_type
-
         info = self.client.info(self.uuid, self.name)
         self.info = info
         self.dtype, self.channels = voxel_type(info["Base"]["TypeName"], f"{self.client.url}/api/node/"
