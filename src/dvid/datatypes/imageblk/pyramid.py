@@ -37,7 +37,6 @@ from dvid.datatypes.imageblk.pyramid_build import (
     LevelBuilder,
     LevelStats,
     Pending,
-    VoxelFormat,
     edge_blocks,
     parents,
 )
@@ -244,7 +243,7 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
     exts = derived_extents(e[0], e[1], fs)
     old_exts = derived_extents(*state["extents"], fs) if state and state.get("extents") else None
     bs = block_size(inst)
-    fmt = VoxelFormat(dt.vt.np_dtype, dt.vt.channels, bs, inst.compression, inst.checksum)
+    layout = dt.layout(inst)
     levels = [Level(inst, view0, *exts[0])]
     for k, li in enumerate(lvl_insts, start=1):
         _, v = ctx.other_instance(li.name)
@@ -257,7 +256,7 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
     heartbeat = lease.renew if lease is not None else (lambda: None)
     for k in range(1, len(levels)):
         stats = LevelStats(level=k)
-        b = LevelBuilder(levels[k - 1], levels[k], fmt, cfg.method, pending,
+        b = LevelBuilder(levels[k - 1], levels[k], layout, cfg.method, pending,
                          progress=(lambda n: job.advance(blocks=n)) if job is not None else (lambda n: None),
                          keep_changed=k + 1 < full_from, heartbeat=heartbeat)
         if k >= full_from:

@@ -26,6 +26,7 @@ import numpy as np
 from dvid.datastore.instance import Instance
 from dvid.datastore.view import VersionedView
 from dvid.datatypes.imageblk.downsample import Triple, downsample
+from dvid.datatypes.imageblk.layout import Layout
 from dvid.datatypes.imageblk.voxels import BLOCK_CLASS, block_tkey, block_x, encode_blocks, gather, row_range
 from dvid.geometry import Box
 from dvid.limits import INT32_MAX, INT32_MIN
@@ -59,15 +60,6 @@ class LevelStats:
     def summary(self) -> dict:
         return {"level": self.level, "mode": self.mode, "dirty": self.dirty, "computed": self.computed,
                 "written": self.written, "deleted": self.deleted}
-
-
-@dataclass(frozen=True)
-class VoxelFormat:
-    dtype: np.dtype
-    channels: int
-    block_size: Triple
-    compression: str
-    checksum: str
 
 
 def _layer_range(z: int) -> tuple[bytes, bytes]:
@@ -169,14 +161,14 @@ class Pending:
 class LevelBuilder:
     """Builds level ``dst`` from level ``src`` with one method and voxel format."""
 
-    def __init__(self, src: Level, dst: Level, fmt: VoxelFormat, method: str, pending: Pending,
+    def __init__(self, src: Level, dst: Level, layout: Layout, method: str, pending: Pending,
                  progress: Callable[[int], None] = lambda n: None, keep_changed: bool = False,
                  heartbeat: Callable[[], None] = lambda: None) -> None:
-        self.src, self.dst, self.fmt, self.method, self.pending = src, dst, fmt, method, pending
+        self.src, self.dst, self.layout, self.method, self.pending = src, dst, layout, method, pending
         self.f = dst.factors
         self.progress, self.keep_changed, self.heartbeat = progress, keep_changed, heartbeat
-        bx, by, bz = fmt.block_size
-        per_block = bx * by * bz * fmt.dtype.itemsize * fmt.channels * self.f[0] * self.f[1] * self.f[2]
+        bx, by, bz = layout.block_size
+        per_block = bx * by * bz * layout.dtype.itemsize * layout.channels * self.f[0] * self.f[1] * self.f[2]
         self.tile_blocks = max(1, TILE_BYTES // per_block)
 
     # ------------------------------------------------------------------------------ what to do
@@ -186,7 +178,7 @@ class LevelBuilder:
         stats.mode = "full"
         self.pending.flush()  # the key scans below must see the level under it as stored
         fx, fy, fz = self.f
-        bz = self.fmt.block_size[2]
+        bz = self.layout.block_size[2]
 
         def layers() -> Iterator[tuple[int, list[tuple[int, int]]]]:
             for cz in _block_range(self.dst.lo[2], self.dst.hi[2], bz):
@@ -240,7 +232,7 @@ class LevelBuilder:
 
     def _compute(self, cz: int, cy: int, x0: int, x1: int, fresh) -> _TileResult:
         """Downsample one tile; the result says what to store (nothing shared is touched)."""
-        bs = self.fmt.block_size
+        bs = self.layout.block_size
         f = self.f
         out_lo = [x0 * bs[0], cy * bs[1], cz * bs[2]]
         out_hi = [(x1 + 1) * bs[0] - 1, (cy + 1) * bs[1] - 1, (cz + 1) * bs[2] - 1]
@@ -269,7 +261,7 @@ class LevelBuilder:
                     present[x // f[0] - x0] = True
                 if present.any():
                     box = Box(tuple(val_lo), tuple(b - a + 1 for a, b in zip(val_lo, val_hi, strict=True)))
-                    data = gather(sv, box, bs, self.fmt.dtype, self.fmt.channels)
+                    data = gather(sv, box, bs, self.layout.dtype, self.layout.channels)
                     self._patch(data, val_lo, val_hi, mine)
         res = _TileResult()
         with self.dst.view.snapshot() as dv:  # stored values stay zero-copy while compared
@@ -277,7 +269,7 @@ class LevelBuilder:
             if data is not None:
                 out = self._downsample(data, win_lo, win_hi, val_lo, val_hi)
                 out_box = Box(tuple(out_lo), (nb * bs[0], bs[1], bs[2]))
-                for tk, val in encode_blocks(out, out_box, bs, self.fmt.compression, self.fmt.checksum,
+                for tk, val in encode_blocks(out, out_box, bs, self.layout.compression, self.layout.checksum,
                                              skip=lambda x, y, z: not present[x - x0]):
                     x = block_x(tk)
                     res.computed += 1
@@ -321,7 +313,7 @@ class LevelBuilder:
 
     def _patch(self, data: np.ndarray, lo: list[int], hi: list[int], fresh) -> None:
         """Overwrite the stale stored voxels of ``data`` (box lo..hi) with the fresh blocks."""
-        bs = self.fmt.block_size
+        bs = self.layout.block_size
         for (x, y, z), vox in fresh.items():
             b0 = (x * bs[0], y * bs[1], z * bs[2])
             a = [max(lo[i], b0[i]) for i in range(3)]
