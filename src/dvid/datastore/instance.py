@@ -52,8 +52,8 @@ class Instance:
         return -1
 
     def compression_string(self) -> str:
-        fmt = self.compression.split(":", 1)[0]
-        return f"{COMPRESSION_NAMES.get(fmt, fmt)}, level {self.compression_level()}"
+        name = self.compression.split(":", 1)[0]
+        return f"{COMPRESSION_NAMES.get(name, name)}, level {self.compression_level()}"
 
     def base_json(self, type_url: str, type_version: str) -> dict[str, Any]:
         """DVID's ``Base`` object, keys in DVID's order."""
