@@ -226,5 +226,5 @@ def _node(st: ServerState, pos: list[str], settings: dict[str, str], args: list[
                          "immutable (create a new version first)")
     ctx = ServerContext(st, ref, inst)
     text = dt.command(ctx, sub, settings)
-    job = getattr(ctx, "last_job", None)
+    job = ctx.last_job
     return CommandResult(text, job.id if job is not None else None)
