@@ -213,14 +213,14 @@ def _pngs(tmp_path, n: int) -> str:
 
     rng = np.random.default_rng(1)
     for k in range(n):
-        img = rng.integers(0, 255, (640, 640), dtype=np.uint8)
+        img = rng.integers(0, 255, (1024, 1024), dtype=np.uint8)
         (tmp_path / f"s{k:03d}.png").write_bytes(imagecodecs.png_encode(img, level=1))
     (tmp_path / "s500-broken.png").write_bytes(b"not an image at all")
     return str(tmp_path / "*.png")
 
 
 def test_job_progress_updates_while_load_runs(server, repo, browser_python, tmp_path):
-    # gzip of random data keeps the load busy for a few seconds; 16-voxel blocks advance per 16 files
+    # gzip of 128 MiB of random data keeps the load busy for seconds (the page polls every 0.4 s); progress advances per 16 files
     post(server.url, f"/api/repo/{repo}/instance",
          {"typename": "uint8blk", "dataname": "stack", "BlockSize": "16,16,16", "Compression": "gzip"})
     files = _pngs(tmp_path, 128)
