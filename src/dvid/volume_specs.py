@@ -52,14 +52,26 @@ def precomputed_read(location: str, scale: int) -> dict[str, Any]:
     return {"driver": "neuroglancer_precomputed", "kvstore": kvstore(location, directory=True), "scale_index": scale}
 
 
+def precomputed_scale(*, size: list[int], offset: list[int], chunk: list[int], resolution: list[float],
+                      encoding: str = "raw", jpeg_quality: int | None = None) -> dict[str, Any]:
+    """The ``scale_metadata`` of one precomputed scale; ``jpeg_quality`` (0-100) goes with
+    ``encoding="jpeg"`` only (TensorStore's default is 75 otherwise)."""
+    meta: dict[str, Any] = {"size": size, "voxel_offset": offset, "encoding": encoding, "chunk_size": chunk,
+                            "resolution": resolution}
+    if encoding == "jpeg" and jpeg_quality is not None:
+        meta["jpeg_quality"] = jpeg_quality
+    return meta
+
+
 def precomputed_create(location: str, *, dtype: str, channels: int, size: list[int], offset: list[int],
-                       chunk: list[int], resolution: list[float], encoding: str = "raw") -> dict[str, Any]:
+                       chunk: list[int], resolution: list[float], encoding: str = "raw",
+                       jpeg_quality: int | None = None) -> dict[str, Any]:
     """A new single-scale precomputed image volume (an existing one at ``location`` is replaced)."""
     return {
         "driver": "neuroglancer_precomputed", "kvstore": kvstore(location), "create": True, "delete_existing": True,
         "multiscale_metadata": {"data_type": dtype, "num_channels": channels, "type": "image"},
-        "scale_metadata": {"size": size, "voxel_offset": offset, "encoding": encoding, "chunk_size": chunk,
-                           "resolution": resolution},
+        "scale_metadata": precomputed_scale(size=size, offset=offset, chunk=chunk, resolution=resolution,
+                                            encoding=encoding, jpeg_quality=jpeg_quality),
     }
 
 

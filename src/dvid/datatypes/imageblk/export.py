@@ -6,6 +6,12 @@ precomputed's ``voxel_offset`` or as the zarr attribute ``dvid_offset`` ([x, y, 
 use it unless ``offset=x,y,z`` is given. Work goes in block-Z slabs so memory stays bounded. The
 TensorStore specs come from ``dvid.volume_specs``; TensorStore indexes precomputed volumes
 [x, y, z, c] where our arrays are [z, y, x(, c)], hence the axis moves.
+
+A precomputed export's chunks are ``encoding=raw`` or ``encoding=jpeg`` (uint8, one channel only);
+the default is jpeg for an instance whose blocks are stored as JPEG, so a static file server holding
+the export sends bytes comparable to our JPEG ``subvolblocks`` (``bench/bench_viewers.py``), and raw
+otherwise. The JPEG quality is the instance's (``jpeg:NN``) if it names one, else the one our block
+codec stores JPEG blocks at.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dvid import volume_specs
+from dvid.codecs import block as blockcodec
 from dvid.datastore.jobs import Job
 from dvid.datatypes.base import InstanceContext
 from dvid.datatypes.imageblk import extents as ext
 from dvid.datatypes.imageblk import pyramid_io
 from dvid.datatypes.imageblk.ingest import write_region
+from dvid.datatypes.imageblk.layout import Layout
 from dvid.datatypes.imageblk.voxels import gather
 from dvid.errors import BadRequest
 from dvid.geometry import Box, parse_xyz
@@ -29,6 +37,35 @@ if TYPE_CHECKING:
     from dvid.datatypes.imageblk.types import ImageBlkType
 
 FORMATS = ("zarr3", "precomputed")
+ENCODINGS = ("raw", "jpeg")
+_JPEG_MAX = 65535  # pixels on a side of one JPEG image (a precomputed chunk is x by y*z)
+
+
+def encoding_of(layout: Layout, export_format: str, settings: dict[str, str]) -> tuple[str, int | None]:
+    """The precomputed chunk encoding of an export and its JPEG quality (None unless jpeg): the
+    ``encoding=`` setting, else jpeg for a JPEG-stored 1-channel uint8 instance, else raw. Refused
+    (BadRequest) for anything TensorStore's JPEG chunks cannot hold, or for a zarr3 export."""
+    asked = settings.get("encoding", "").lower()
+    if asked and asked not in ENCODINGS:
+        raise BadRequest(f"encoding must be one of {', '.join(ENCODINGS)}, not {asked!r}")
+    if export_format != "precomputed":
+        if asked:
+            raise BadRequest(f"encoding= applies to format=precomputed, not {export_format}")
+        return "raw", None
+    comp, _, level = layout.compression.partition(":")
+    jpeg_fits = layout.dtype == np.uint8 and layout.channels == 1
+    encoding = asked or ("jpeg" if comp == "jpeg" and jpeg_fits else "raw")
+    if encoding == "raw":
+        return "raw", None
+    if not jpeg_fits:
+        raise BadRequest(f"encoding=jpeg needs 1-channel uint8 voxels; {layout.typename or 'this instance'} has "
+                         f"{layout.channels} channel(s) of {layout.dtype}")
+    bx, by, bz = layout.block_size
+    if max(bx, by * bz) > _JPEG_MAX:
+        raise BadRequest(f"encoding=jpeg cannot hold {bx}x{by}x{bz} chunks: a chunk is one {bx} x {by * bz} JPEG "
+                         f"and JPEG images are at most {_JPEG_MAX} pixels on a side")
+    quality = int(level) if comp == "jpeg" and level.isdigit() else blockcodec.JPEG_QUALITY
+    return "jpeg", quality
 
 
 def _xyz(vol: np.ndarray) -> np.ndarray:
@@ -40,21 +77,22 @@ def export(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: di
     import tensorstore as ts
 
     if len(args) < 2:
-        raise BadRequest("export needs a destination: export <dir or URL> [format=zarr3|precomputed]")
+        raise BadRequest("export needs a destination: export <dir or URL> [format=zarr3|precomputed] [encoding=raw|jpeg]")
     dest = args[1]
     export_format = settings.get("format", "zarr3")
     if export_format not in FORMATS:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}, not {export_format!r}")
+    layout = dt.layout(ctx.instance)
+    encoding, quality = encoding_of(layout, export_format, settings)
     e = ext.read_extents(ctx.view, ctx.instance)
     if e is None:
         raise BadRequest(f'data instance "{ctx.instance.name}" has no extents at node {ctx.uuid}: nothing to export')
     if settings.get("pyramid", "true").lower() not in ("false", "0", "no"):
         levels = pyramid_io.levels_to_export(ctx)
         if len(levels) > 1:
-            return pyramid_io.export_pyramid(dt, ctx, dest, export_format, levels)
+            return pyramid_io.export_pyramid(dt, ctx, dest, export_format, levels, encoding, quality)
     lo, hi = e
     size = [h - lo_ + 1 for lo_, h in zip(lo, hi, strict=True)]
-    layout = dt.layout(ctx.instance)
     bs, nch = layout.block_size, layout.channels
     extra = [nch] if nch > 1 else []
     spec: dict[str, Any]
@@ -65,7 +103,8 @@ def export(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: di
                         "voxel_size": list(layout.voxel_size)})
     else:
         spec = volume_specs.precomputed_create(dest, dtype=dt.vt.dtype, channels=nch, size=size, offset=lo,
-                                               chunk=list(bs), resolution=list(layout.voxel_size))
+                                               chunk=list(bs), resolution=list(layout.voxel_size),
+                                               encoding=encoding, jpeg_quality=quality)
 
     def work(job: Job) -> str:
         out = ts.open(spec).result()
@@ -81,10 +120,17 @@ def export(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: di
             (bx0, by0, _), (bx1, by1, _) = box.block_range(bs)
             job.advance(files=1, blocks=(bx1 - bx0 + 1) * (by1 - by0 + 1))
         return (f"exported {ctx.instance.name} @ {ctx.uuid} ({'x'.join(map(str, size))} voxels) to {dest} "
-                f"as {export_format}")
+                f"as {export_format}{_enc_note(export_format, encoding, quality)}")
 
-    job = ctx.start_job(f"export {dest} format={export_format}", work)
+    job = ctx.start_job(f"export {dest} format={export_format}{_enc_note(export_format, encoding, quality)}", work)
     return f'Exporting data instance "{ctx.instance.name}" @ node {ctx.uuid} to {dest} as {export_format} (job {job.id})'
+
+
+def _enc_note(export_format: str, encoding: str, quality: int | None) -> str:
+    """`` encoding=jpeg:80`` for a precomputed export's job and message, else nothing."""
+    if export_format != "precomputed":
+        return ""
+    return f" encoding={encoding}" + (f":{quality}" if quality is not None else "")
 
 
 def import_(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: dict[str, str]) -> str:

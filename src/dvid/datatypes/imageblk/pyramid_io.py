@@ -34,6 +34,7 @@ from dvid.datatypes.imageblk.voxels import gather
 from dvid.errors import BadRequest
 from dvid.geometry import Box
 from dvid.volume_specs import kvstore as _kvstore
+from dvid.volume_specs import precomputed_scale
 from dvid.volume_specs import slabs as _slabs
 
 if TYPE_CHECKING:
@@ -79,7 +80,10 @@ def levels_to_export(ctx: InstanceContext) -> list[tuple[Instance, Any, tuple[li
     return out
 
 
-def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, levels) -> str:
+def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, levels, encoding: str = "raw",
+                   jpeg_quality: int | None = None) -> str:
+    """Every level as one scale of ``dest``; precomputed chunks in ``encoding`` (``raw``/``jpeg``,
+    chosen and checked by ``export.encoding_of``) for every scale alike."""
     import tensorstore as ts
 
     kv = _kvstore(dest)
@@ -93,8 +97,8 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
         if fmt == "precomputed":
             spec: dict[str, Any] = {
                 "driver": "neuroglancer_precomputed", "kvstore": kv, "create": True,
-                "scale_metadata": {"size": size, "voxel_offset": lo, "encoding": "raw", "chunk_size": bs,
-                                   "resolution": vs},
+                "scale_metadata": precomputed_scale(size=size, offset=lo, chunk=bs, resolution=vs,
+                                                    encoding=encoding, jpeg_quality=jpeg_quality),
             }
             if k == 0:
                 spec.update(delete_existing=True,
