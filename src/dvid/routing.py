@@ -9,8 +9,10 @@ value, or ``NoMatch`` for "not this route" (a 3-d shape on a 2-d route), and the
 
 A route also says what the server must know before it runs the handler: whether the handler
 takes the body while it still arrives (``streams_body``), honours ``throttle=true``
-(``throttleable``), and changes data (``writes``: refused on committed nodes; by default POST, PUT
-and DELETE do, as in DVID). Method ``*`` is a route for every method the path has no route for,
+(``throttleable``), changes data (``writes``: refused on committed nodes; by default POST, PUT
+and DELETE do, as in DVID), and is ``quick``: its work is so small (a few dict lookups, one or a
+few key reads of a local store) that the server runs it on its event loop instead of handing it to
+a worker thread, whose round trip costs more than such a request itself. Method ``*`` is a route for every method the path has no route for,
 and GET routes also answer HEAD. The first segment is a dict lookup, so matching costs a few
 comparisons whatever the table's size.
 """
@@ -71,6 +73,9 @@ class Route:
     throttleable: bool = False
     #: the handler changes data, refused on committed nodes (None: POST, PUT and DELETE do)
     writes: bool | None = None
+    #: the handler's work is tiny: True, or a predicate ``quick(call, params)`` asked after the
+    #: arguments are converted (e.g. "at most a few blocks"); see ``is_quick``
+    quick: bool | Callable[[Any, Mapping[str, Any]], bool] = False
     pieces: tuple[_Piece, ...] = field(default=(), compare=False, repr=False)
 
     @property
@@ -79,6 +84,11 @@ class Route:
 
     def changes_data(self, method: str) -> bool:
         return self.writes if self.writes is not None else method in ("POST", "PUT", "DELETE")
+
+    def is_quick(self, call: Any, params: Mapping[str, Any]) -> bool:
+        """Whether this request of the route may run on the server's event loop."""
+        q = self.quick
+        return q(call, params) if callable(q) else q
 
     def compiled(self, converters: Mapping[str, Converter]) -> Route:
         pieces: list[_Piece] = []
@@ -94,7 +104,7 @@ class Route:
                 conv = converters[m.group(2)] if m.group(2) else None
                 pieces.append(_Piece(None, m.group(1), conv, optional))
         return Route(self.method, self.template, self.handler, self.streams_body, self.throttleable, self.writes,
-                     tuple(pieces))
+                     self.quick, tuple(pieces))
 
     @property
     def required(self) -> int:

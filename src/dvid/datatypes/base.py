@@ -186,6 +186,15 @@ class Call:
     req: Request
 
 
+@dataclass
+class Planned:
+    """A request that has been routed and checked, ready to run: ``run()`` answers it. ``quick``
+    says the work is tiny (``Route.quick``), so the server may run it on its event loop."""
+
+    run: Callable[[], Response]
+    quick: bool = False
+
+
 class DataType(abc.ABC):
     """One registered datatype. Instances of it are described by ``dvid.datastore.instance.Instance``
     whose ``props`` dict holds this type's own (JSON-serialisable) properties.
@@ -243,19 +252,28 @@ class DataType(abc.ABC):
         """The object the matched route's handler is given."""
         return Call(self, ctx, req)
 
-    def handle(self, ctx: InstanceContext, req: Request) -> Response:
-        """Serve one instance request from ``routes``."""
+    def plan(self, ctx: InstanceContext, req: Request) -> Planned:
+        """Match one instance request against ``routes`` and bind its handler, without running it
+        (bad arguments are refused here). A request under ``throttle=true`` is never quick: it may
+        wait for a slot."""
         self.before(ctx, req)
         try:
             match = self.routes.match(req.method, [req.keyword, *req.args])
         except (Unmatched, MethodNotAllowed):
             raise BadRequest(f'Bad API call ({req.path}) for data "{ctx.instance.name}".  '
                              f"See API help at http://{ctx.host}/api/help/{self.name}") from None
-        call = self.make_call(ctx, req, match.route)
-        if match.route.throttleable and req.query.get("throttle") in ("true", "on"):
-            with ctx.throttle():
-                return match.route.handler(call, **match.params)
-        return match.route.handler(call, **match.params)
+        route, params = match.route, match.params
+        call = self.make_call(ctx, req, route)
+        if route.throttleable and req.query.get("throttle") in ("true", "on"):
+            def throttled() -> Response:
+                with ctx.throttle():
+                    return route.handler(call, **params)
+            return Planned(throttled)
+        return Planned(lambda: route.handler(call, **params), route.is_quick(call, params))
+
+    def handle(self, ctx: InstanceContext, req: Request) -> Response:
+        """Serve one instance request from ``routes``."""
+        return self.plan(ctx, req).run()
 
     def command(self, ctx: InstanceContext, args: list[str], settings: dict[str, str]) -> str:
         """A CLI ``dvid node <uuid> <name> <args...>`` command; returns the reply text."""

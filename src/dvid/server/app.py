@@ -1,8 +1,12 @@
 """The ASGI application: ``create_app(config)``; served by uvicorn (see ``serve.py``).
 
-Each request: refresh metadata (cheap unless another worker changed it), route, run the handler
-in a worker thread so heavy datatype work never blocks the event loop, and map errors to DVID's
-status codes. Bad input never becomes a 500; a genuine bug is logged with its traceback.
+Each request: refresh metadata (cheap unless another worker changed it), route, run the handler,
+and map errors to DVID's status codes. Bad input never becomes a 500; a genuine bug is logged with
+its traceback. Where the handler runs is the matched route's say: a quick one (``Route.quick``:
+heartbeat, a node's status, a few blocks of a local store) on the event loop, because handing it
+to a worker thread and back costs more than the request itself; anything else in a worker thread,
+so heavy work never blocks the loop. On a store whose reads are network requests (S3) even
+routing runs in the thread.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dvid import budget
-from dvid.datatypes.base import Response
+from dvid.datatypes.base import Planned, Response
 from dvid.errors import BadRequest, DVIDError
 from dvid.limits import Limits, refuse
 from dvid.server.config import Config
@@ -32,7 +37,7 @@ from dvid.server.http import (
 )
 from dvid.server.malloc import keep_freed_memory
 from dvid.server.protocol import BoundedHttpToolsProtocol
-from dvid.server.router import dispatch, streams_upload
+from dvid.server.router import plan, streams_upload
 from dvid.server.state import ServerState
 from dvid.storage.base import StorageError
 
@@ -62,13 +67,12 @@ def _origin_in(origin: str, domain: str) -> bool:
     return host == want or host.endswith("." + want)
 
 
-def handle(st: ServerState, req: HttpRequest) -> Response:
-    """Route and run one request under its budget, turning errors into DVID's responses."""
+def _guarded(st: ServerState, req: HttpRequest, step: Callable[[], Response | Planned]) -> Response | Planned:
+    """Run one step of a request under its budget, turning errors into DVID's responses."""
     st.load.active += 1
     try:
         with budget.bounded(req.budget):
-            st.datastore.refresh()
-            return dispatch(st, req)
+            return step()
     except DVIDError as e:
         return error_response(str(e), req.path, status_of(e))
     except StorageError as e:  # e.g. a full disk: the batch was not written, say so clearly
@@ -79,6 +83,32 @@ def handle(st: ServerState, req: HttpRequest) -> Response:
         return error_response("internal server error, see the server log", req.path, 500)
     finally:
         st.load.active -= 1
+
+
+def _planned(st: ServerState, req: HttpRequest) -> Planned:
+    st.datastore.refresh()
+    return plan(st, req)
+
+
+def handle(st: ServerState, req: HttpRequest) -> Response:
+    """Refresh, route and answer one request (on the calling thread)."""
+    return _guarded(st, req, lambda: _planned(st, req).run())  # type: ignore[return-value]
+
+
+async def answer(st: ServerState, req: HttpRequest) -> Response:
+    """Answer a request whose body is in: planned on the event loop on a local store, run there if
+    quick, else run in a worker thread."""
+    if not st.local:
+        return await asyncio.to_thread(handle, st, req)
+
+    def quick_or_plan() -> Response | Planned:
+        p = _planned(st, req)
+        return p.run() if p.quick else p
+
+    got = _guarded(st, req, quick_or_plan)
+    if isinstance(got, Planned):
+        return await asyncio.to_thread(_guarded, st, req, got.run)  # type: ignore[return-value]
+    return got
 
 
 STREAM_UPLOAD_MIN = 4 << 20  # uploads this large may be handled while they arrive
@@ -183,9 +213,10 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
             await _handle_arriving(st, req, size, receive, send, cors, limits.read_timeout)
             return
         try:
-            req.body = await asyncio.wait_for(
-                read_body(receive, size, limits.max_request_bytes),
-                timeout=limits.read_timeout)
+            if size or "transfer-encoding" in headers or method not in ("GET", "HEAD"):  # else no body
+                req.body = await asyncio.wait_for(
+                    read_body(receive, size, limits.max_request_bytes),
+                    timeout=limits.read_timeout)
         except TimeoutError:
             await send_response(send, error_response(
                 f"request body not received within {limits.read_timeout:g} s", path, 400), cors, head=False)
@@ -193,8 +224,7 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
         except DVIDError as e:
             await send_response(send, error_response(str(e), path, status_of(e)), cors, head=False)
             return
-        resp = await asyncio.to_thread(handle, st, req)
-        await send_response(send, resp, cors, head=method == "HEAD")
+        await send_response(send, await answer(st, req), cors, head=method == "HEAD")
 
     return app
 

@@ -3,13 +3,17 @@
 resolves ``<uuid>`` and applies the read-only and committed-node rules (core.md §0.1), then instance
 routes, which belong to the instance's datatype. Core routes match exactly (goji): anything else,
 or a known path with another method, is a 404.
+
+``plan`` does all of that without running the handler, so the server can answer a quick request
+(``Route.quick``: heartbeat, a node's status, one block of a local store) on its event loop and
+hand everything else to a worker thread.
 """
 
 from __future__ import annotations
 
 from dvid.datastore.model import NodeRef
 from dvid.datatypes import registry
-from dvid.datatypes.base import Request, Response
+from dvid.datatypes.base import Planned, Request, Response
 from dvid.errors import BadRequest, DVIDError, NotFound
 from dvid.routing import Match, MethodNotAllowed, Route, Router, Unmatched
 from dvid.server import core_routes as core
@@ -18,17 +22,17 @@ from dvid.server.http import HttpRequest
 from dvid.server.state import ServerState
 
 SERVER = Router([
-    Route("GET", "help", core.help_page),
-    Route("GET", "help/{typename}", core.type_help),
-    Route("GET", "load", core.load),
-    Route("GET", "heartbeat", core.heartbeat),
+    Route("GET", "help", core.help_page, quick=True),
+    Route("GET", "help/{typename}", core.type_help, quick=True),
+    Route("GET", "load", core.load, quick=True),
+    Route("GET", "heartbeat", core.heartbeat, quick=True),
     Route("GET", "user-latencies", core.user_latencies),
-    Route("GET", "server/info", core.server_info),
-    Route("GET", "server/note", core.server_note),
-    Route("GET", "server/types", core.server_types),
-    Route("GET", "server/compiled-types", core.compiled_types),
+    Route("GET", "server/info", core.server_info, quick=True),
+    Route("GET", "server/note", core.server_note, quick=True),
+    Route("GET", "server/types", core.server_types, quick=True),
+    Route("GET", "server/compiled-types", core.compiled_types, quick=True),
     Route("GET", "server/jobs", core.jobs_list),
-    Route("GET", "server/jobs/{job_id}", core.job_get),
+    Route("GET", "server/jobs/{job_id}", core.job_get, quick=True),
     Route("POST", "server/settings", core.server_settings),
     Route("POST", "repos", core.repos_post),
     Route("GET", "repos/info", core.repos_info),
@@ -48,12 +52,12 @@ REPO = Router([
 
 #: ``/api/node/<uuid>/<action>``: handlers get the resolved node ref
 NODE = Router([
-    Route("GET", "note", core.node_note_get),
+    Route("GET", "note", core.node_note_get, quick=True),
     Route("POST", "note", core.node_note_post),
     Route("GET", "log", core.node_log_get),
     Route("POST", "log", core.node_log_post),
-    Route("GET", "commit", core.node_status),
-    Route("GET", "status", core.node_status),
+    Route("GET", "commit", core.node_status, quick=True),
+    Route("GET", "status", core.node_status, quick=True),
     Route("POST", "commit", core.node_commit),
     Route("POST", "newversion", core.node_newversion),
     Route("POST", "branch", core.node_branch),
@@ -70,9 +74,20 @@ def _exact(table: Router, method: str, parts: list[str]) -> Match:
         raise NotFound("") from None
 
 
+def _core(m: Match, *args: object) -> Planned:
+    handler, params = m.route.handler, m.params
+    return Planned(lambda: handler(*args, **params), m.route.quick is True)
+
+
 def dispatch(st: ServerState, req: HttpRequest) -> Response:
-    """Route one request. An upload still arriving (``req.arriving``) is only left so for an
-    instance route that streams its body (``streams_upload`` decided so before reading it)."""
+    """Route and answer one request."""
+    return plan(st, req).run()
+
+
+def plan(st: ServerState, req: HttpRequest) -> Planned:
+    """Route one request and bind its handler. An upload still arriving (``req.arriving``) is only
+    left so for an instance route that streams its body (``streams_upload`` decided so before
+    reading it)."""
     if not req.path.startswith("/api/"):
         raise NotFound("")
     parts = req.path[5:].split("/")
@@ -83,8 +98,7 @@ def dispatch(st: ServerState, req: HttpRequest) -> Response:
     if head == "node" and len(parts) >= 3 and parts[1] and parts[2]:
         return _node_route(st, req, parts)
     req.whole_body()
-    m = _exact(SERVER, req.method, parts)
-    return m.route.handler(st, req, **m.params)
+    return _core(_exact(SERVER, req.method, parts), st, req)
 
 
 def _check_readonly(st: ServerState, req: HttpRequest) -> None:
@@ -92,18 +106,17 @@ def _check_readonly(st: ServerState, req: HttpRequest) -> None:
         raise BadRequest(core.READONLY_MSG)
 
 
-def _repo_route(st: ServerState, req: HttpRequest, parts: list[str]) -> Response:
+def _repo_route(st: ServerState, req: HttpRequest, parts: list[str]) -> Planned:
     _check_readonly(st, req)
     ref = st.datastore.resolve(parts[1])
     if len(parts) == 2:
         if req.method == "HEAD":
-            return core.repo_head(st, req, ref)
+            return Planned(lambda: core.repo_head(st, req, ref), quick=True)
         raise NotFound("")
-    m = _exact(REPO, req.method, parts[2:])
-    return m.route.handler(st, req, ref, **m.params)
+    return _core(_exact(REPO, req.method, parts[2:]), st, req, ref)
 
 
-def _node_route(st: ServerState, req: HttpRequest, parts: list[str]) -> Response:
+def _node_route(st: ServerState, req: HttpRequest, parts: list[str]) -> Planned:
     _check_readonly(st, req)
     ref = st.datastore.resolve(parts[1])
     if len(parts) == 3:
@@ -112,14 +125,13 @@ def _node_route(st: ServerState, req: HttpRequest, parts: list[str]) -> Response
         if (ref.node.locked and req.method != "GET" and action not in LOCK_EXEMPT
                 and not req.admin and not st.fullwrite):
             raise BadRequest(f"Cannot do {req.method.lower()} on locked node {ref.uuid}")
-        m = _exact(NODE, req.method, [action])
-        return m.route.handler(st, req, ref, **m.params)
+        return _core(_exact(NODE, req.method, [action]), st, req, ref)
     if not parts[3]:
         raise NotFound("")
     return _instance_route(st, req, ref, parts)
 
 
-def _instance_route(st: ServerState, req: HttpRequest, ref: NodeRef, parts: list[str]) -> Response:
+def _instance_route(st: ServerState, req: HttpRequest, ref: NodeRef, parts: list[str]) -> Planned:
     inst = st.datastore.instance(ref, parts[2])
     keyword = parts[3]
     method = req.method.upper()
@@ -127,7 +139,7 @@ def _instance_route(st: ServerState, req: HttpRequest, ref: NodeRef, parts: list
     if keyword == "blobstore" or dt is None or not dt.streams_body(method, keyword):
         req.whole_body()
     if keyword == "blobstore":
-        return _blobstore(st, req, parts)
+        return Planned(lambda: _blobstore(st, req, parts))
     if dt is None:
         raise BadRequest(f'Data type "{inst.typename}" is not supported by current DVID server')
     if inst.migrating and dt.is_mutation(method, keyword):
@@ -141,7 +153,7 @@ def _instance_route(st: ServerState, req: HttpRequest, ref: NodeRef, parts: list
         parts.pop()
     parts[1] = ref.uuid
     ctx = ServerContext(st, ref, inst)
-    return dt.handle(ctx, Request(method, req.path, parts, req.query, req.body, arriving=req.arriving))
+    return dt.plan(ctx, Request(method, req.path, parts, req.query, req.body, arriving=req.arriving))
 
 
 def streams_upload(st: ServerState, method: str, path: str) -> bool:

@@ -87,6 +87,9 @@ class ServerState:
             startup=startup,
             store_for=self.stores.engine_for,
         )
+        #: metadata and the default store are read on this machine: a request may be planned (and a
+        #: quick one answered) on the event loop (``app.py``)
+        self.local = self.store.local and self.datastore.meta.local
         self.jobs = JobStore(self.datastore.meta)
         self.throttle = Throttle(config.run_dir or os.path.join(sc.options.get("path", "/tmp"), ".throttle"),
                                  lambda: int(self.datastore.get_setting("throttle", 1)))

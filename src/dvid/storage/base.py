@@ -60,6 +60,10 @@ class Engine(Reader):
 
     #: True if the engine implements ``compare_and_write`` (LMDB, memory; not S3)
     supports_compare_and_write: bool = False
+    #: True if reads never leave this machine (memory, a memory-mapped file): a small read costs
+    #: microseconds, so the server may make it on its event loop (``Route.quick``); False for
+    #: engines whose every read is a network round trip (S3)
+    local: bool = True
 
     def compare_and_write(self, key: bytes, expected: bytes | None, new: bytes | None,
                           puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = ()) -> bool:

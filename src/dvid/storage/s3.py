@@ -66,6 +66,8 @@ def _decode_batch(data: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
 
 
 class S3Engine(Engine):
+    local = False  # every read is a request to the object store
+
     def __init__(self, bucket: str, prefix: str = "dvid", *, layout: str = "bricks", gc_grace: float = 3600.0,
                  gc_interval: float = 3600.0, **connection: Any) -> None:
         """Connect to ``bucket`` under ``prefix`` (``connection``: see ``S3Objects``).

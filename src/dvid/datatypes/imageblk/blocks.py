@@ -4,6 +4,9 @@ blocks of an aligned box (``subvolblocks``), as stored (JPEG passes through) or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from dvid.datatypes.base import Response
 from dvid.datatypes.imageblk.call import Call
 from dvid.datatypes.imageblk.write import go_point
@@ -12,6 +15,30 @@ from dvid.geometry import Box
 from dvid.limits import INT32_MAX, INT32_MIN, refuse
 
 OCTETS = "application/octet-stream"
+#: block requests for at most this many blocks, passed through as stored, are quick (``Route.quick``)
+QUICK_BLOCKS = 8
+
+
+def _passes_through(c: Call) -> bool:
+    """Stored payloads are sent as they are (no decode): the default, or JPEG of a JPEG instance."""
+    comp = c.req.query.get("compression", "")
+    return comp == "" or (comp == "jpeg" and c.layout.compression == "jpeg")
+
+
+def few_stored_blocks(c: Call, params: Mapping[str, Any]) -> bool:
+    """``subvolblocks`` of an aligned box of at most ``QUICK_BLOCKS`` blocks of a local store."""
+    box: Box = params["box"]
+    bs = c.layout.block_size
+    n = 1
+    for size, b in zip(box.size, bs, strict=True):
+        n *= max(-(-size // b), 0)
+    return c.src.local and n <= QUICK_BLOCKS and _passes_through(c) and not c.throttled
+
+
+def few_listed_blocks(c: Call, params: Mapping[str, Any]) -> bool:
+    """``specificblocks`` listing at most ``QUICK_BLOCKS`` blocks of a local store."""
+    return (c.src.local and c.req.query.get("blocks", "").count(",") < 3 * QUICK_BLOCKS
+            and _passes_through(c))
 
 
 def get_blocks(c: Call, block: tuple[int, int, int], span: int) -> Response:

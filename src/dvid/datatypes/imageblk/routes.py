@@ -20,7 +20,7 @@ def pyramid(c: Call) -> Response:
 
 ROUTES = Router([
     Route("*", "help", meta.help_),
-    Route("GET", "info", meta.info),
+    Route("GET", "info", meta.info, quick=True),
     Route("POST", "info", refusal("info endpoint only supports GET HTTP verb")),
     Route("GET", "metadata", meta.metadata),
     Route("POST", "metadata", meta.metadata),
@@ -45,10 +45,11 @@ ROUTES = Router([
 
     Route("GET", "blocks/{block:block}/{span:int}", blocks.get_blocks),
     Route("POST", "blocks/{block:block}/{span:int}", write.post_blocks),
-    Route("GET", "specificblocks", blocks.get_specificblocks),
+    Route("GET", "specificblocks", blocks.get_specificblocks, quick=blocks.few_listed_blocks),
     Route("POST", "specificblocks",
           refusal("DVID does not accept the post action on the 'specificblocks' endpoint")),
-    Route("GET", "subvolblocks/{box:subvolume}", blocks.get_subvolblocks, throttleable=True),
+    Route("GET", "subvolblocks/{box:subvolume}", blocks.get_subvolblocks, throttleable=True,
+          quick=blocks.few_stored_blocks),
     Route("POST", "subvolblocks/{box:subvolume}", blocks.post_subvolblocks),
     Route("GET", "pyramid", pyramid),
     Route("POST", "pyramid", pyramid),

@@ -63,6 +63,9 @@ class VoxelSource(abc.ABC):
     layout: Layout
     #: False for read-only sources (GridStore volumes): every write is refused
     writable: bool
+    #: a read of a few stored blocks costs microseconds (a local store: ``Engine.local``), so such
+    #: requests may be answered on the server's event loop
+    local: bool = False
 
     @abc.abstractmethod
     def read(self, box: Box, *, outside: OutsideROI | None = None, missing: int = 0) -> np.ndarray:
@@ -108,6 +111,7 @@ class StoredBlocks(VoxelSource):
     def __init__(self, view: VersionedView, layout: Layout) -> None:
         self.view = view
         self.layout = layout
+        self.local = view.store.local
 
     def read(self, box: Box, *, outside: OutsideROI | None = None, missing: int = 0) -> np.ndarray:
         lay = self.layout

@@ -8,7 +8,7 @@ from typing import Any
 
 from dvid.datastore.instance import Instance
 from dvid.datastore.view import VersionedView
-from dvid.datatypes.base import DataType, InstanceContext, Request, Response
+from dvid.datatypes.base import DataType, InstanceContext, Planned, Request
 from dvid.datatypes.imageblk import commands, pyramid_api
 from dvid.datatypes.imageblk import extents as ext
 from dvid.datatypes.imageblk.call import Call
@@ -67,10 +67,10 @@ class ImageBlkType(DataType):
     def make_call(self, ctx: InstanceContext, req: Request, route: Route) -> Call:
         return Call(self, ctx, req, self.source(ctx))
 
-    def handle(self, ctx: InstanceContext, req: Request) -> Response:
+    def plan(self, ctx: InstanceContext, req: Request) -> Planned:
         if "scale" in req.query and req.keyword in pyramid_api.SCALED_KEYWORDS:
             ctx = pyramid_api.scaled(ctx, req)  # ?scale=N reads level N: <name>_N
-        return super().handle(ctx, req)
+        return super().plan(ctx, req)
 
     def command(self, ctx: InstanceContext, args: list[str], settings: dict[str, str]) -> str:
         return commands.run(self, ctx, args, settings)
