@@ -17,10 +17,11 @@ volume in shuffled order, vs nginx's chunk files ``<key>/x0-x1_y0-y1_z0-z1``); `
 nginx's single-chunk rate / 8); ``slice`` (a 512² xy JPEG ``raw/xy/512_512/0_0_z/jpg`` at shuffled
 z, ours only); ``heartbeat`` (``/api/heartbeat``: the floor of our per-request cost).
 
-``--mixed``: chunk latency at 8 connections idle, then while a background thread loops a 256³ raw
-GET of the same instance, a 256³ raw POST to another one and a ``load`` job of PNG slices (CLI
-with ``-rpc``); rounds alternate idle / mixed. ``--pyspy`` also dumps the workers' stacks
-(``py-spy dump``) a few times under mixed load into the data directory.
+``--mixed``: chunk latency at 8 connections idle, beside each kind of large work alone and beside
+all of it, a background thread looping a 256³ raw GET of the same instance, a 256³ raw POST to
+another one and a ``load`` job of 64 PNG slices (CLI with ``-rpc``); the phases' order reverses
+every round. ``--pyspy`` adds ``py-spy record --gil`` of every server process during the first
+all-of-it run: which code holds each process's GIL while chunk requests wait.
 """
 
 from __future__ import annotations
@@ -155,10 +156,13 @@ def run_rounds(wrk: Wrk, srv: BenchServer, ngx: Nginx, lists: dict[str, tuple[Pa
                 if r % 2:
                     sides.reverse()
                 for side, url, f in sides:
-                    res = wrk.run(url, f, c, seconds)
+                    split: dict[int, int] = {}
+                    res = wrk.run(url, f, c, seconds, split=split if side == "ours" else None)
                     raw.setdefault((wl, c, side), []).append(res)
+                    conns_of = "/".join(str(n) for n in sorted(split.values(), reverse=True))
                     print(f"  round {r + 1} {wl:9s} c={c:<3d} {side:5s} {res.rps:9.0f} req/s {res.mb_s:8.1f} MB/s "
                           f"p50 {res.p50:6.2f} p99 {res.p99:6.2f} p99.9 {res.p999:6.2f} ms"
+                          + (f"  connections per worker {conns_of}" if conns_of else "")
                           + (f"  ERRORS {res.errors}" if res.errors else ""), flush=True)
     return {k: median_of(v) for k, v in raw.items()}
 
@@ -194,29 +198,29 @@ def table(med: dict, conns: list[int], workloads: list[str]) -> str:
 
 # ------------------------------------------------------------------------------------------- mixed
 class Background(threading.Thread):
-    """Large work beside the viewers: 256³ raw GET of the viewed instance, 256³ raw POST to
-    another, one ``load`` job of PNG slices, in a loop until stopped; each op's seconds kept."""
+    """Large work beside the viewers, in a loop until stopped: ``get`` a 256³ raw GET of the viewed
+    instance, ``post`` a 256³ raw POST to another, ``load`` a job of PNG slices (CLI); ``kinds``
+    says which of them; each op's seconds are kept."""
 
-    def __init__(self, srv: BenchServer, uuid: str, png_glob: str) -> None:
+    def __init__(self, srv: BenchServer, uuid: str, png_glob: str, kinds: tuple[str, ...], body: bytes) -> None:
         super().__init__(daemon=True)
-        self.srv, self.uuid, self.png_glob = srv, uuid, png_glob
+        self.srv, self.uuid, self.png_glob, self.kinds, self.body = srv, uuid, png_glob, kinds, body
         self.stop_ev = threading.Event()
-        self.ops: dict[str, list[float]] = {"get256": [], "post256": [], "load": []}
-        self.body = np.random.default_rng(5).integers(0, 255, (256, 256, 256), np.uint8).tobytes()
+        self.ops: dict[str, list[float]] = {k: [] for k in kinds}
 
     def run(self) -> None:
         s = requests.Session()
         base = f"{self.srv.url}/api/node/{self.uuid}"
-        steps = [("get256", lambda: s.get(f"{base}/{NAME}/raw/0_1_2/256_256_256/128_128_128").raise_for_status()),
-                 ("post256", lambda: s.post(f"{base}/scratch/raw/0_1_2/256_256_256/0_0_0",
-                                            data=self.body).raise_for_status()),
-                 ("load", lambda: cli(self.srv, "node", self.uuid, "loaded", "load", "0,0,0", self.png_glob))]
+        steps = {"get": lambda: s.get(f"{base}/{NAME}/raw/0_1_2/256_256_256/128_128_128").raise_for_status(),
+                 "post": lambda: s.post(f"{base}/scratch/raw/0_1_2/256_256_256/0_0_0",
+                                        data=self.body).raise_for_status(),
+                 "load": lambda: cli(self.srv, "node", self.uuid, "loaded", "load", "0,0,0", self.png_glob)}
         while not self.stop_ev.is_set():
-            for name, fn in steps:
+            for name in self.kinds:
                 if self.stop_ev.is_set():
                     break
                 t0 = time.perf_counter()
-                fn()
+                steps[name]()
                 self.ops[name].append(time.perf_counter() - t0)
 
     def stop(self) -> None:
@@ -224,73 +228,122 @@ class Background(threading.Thread):
         self.join()
 
 
+#: the phases of ``--mixed``: chunks alone, beside each kind of large work alone, beside all of it
+PHASES = {"idle": (), "get": ("get",), "post": ("post",), "load": ("load",), "mixed": ("get", "post", "load")}
+
+
 def mixed(wrk: Wrk, srv: BenchServer, uuid: str, chunks: Path, rounds: int, seconds: float, conns: int,
           pyspy: bool) -> dict:
     s = requests.Session()
-    for name, comp in (("scratch", "lz4"), ("loaded", "lz4")):
+    for name in ("scratch", "loaded"):
         s.post(f"{srv.url}/api/repo/{uuid}/instance", json={"typename": "uint8blk", "dataname": name,
-               "BlockSize": f"{B},{B},{B}", "Compression": comp}).raise_for_status()
+               "BlockSize": f"{B},{B},{B}", "Compression": "lz4"}).raise_for_status()
     pngdir = Path(tempfile.mkdtemp(prefix="bench-viewers-png-"))
     from PIL import Image
 
     vol = volume(512)
     for z in range(64):  # 64 slices of 512²: one layer of 64³ blocks
         Image.fromarray(vol[z]).save(pngdir / f"s{z:03d}.png", compress_level=1)
-    glob = str(pngdir / "s*.png")
     try:
-        return _mixed_rounds(wrk, srv, uuid, chunks, rounds, seconds, conns, pyspy, glob)
+        return _mixed_rounds(wrk, srv, uuid, chunks, rounds, seconds, conns, pyspy, str(pngdir / "s*.png"))
     finally:
         shutil.rmtree(pngdir, ignore_errors=True)
 
 
 def _mixed_rounds(wrk: Wrk, srv: BenchServer, uuid: str, chunks: Path, rounds: int, seconds: float, conns: int,
                   pyspy: bool, glob: str) -> dict:
-    res: dict[str, list[WrkResult]] = {"idle": [], "mixed": []}
+    res: dict[str, list[WrkResult]] = {p: [] for p in PHASES}
     ops: dict[str, list[float]] = {}
+    body = np.random.default_rng(5).integers(0, 255, (256, 256, 256), np.uint8).tobytes()
+    profiles = {}
     for r in range(rounds):
-        for phase in (("idle", "mixed") if r % 2 == 0 else ("mixed", "idle")):
+        order = list(PHASES) if r % 2 == 0 else list(PHASES)[::-1]
+        for phase in order:
             bg = None
-            if phase == "mixed":
-                bg = Background(srv, uuid, glob)
+            prof = None
+            if PHASES[phase]:
+                bg = Background(srv, uuid, glob, PHASES[phase], body)
                 bg.start()
                 time.sleep(0.5)  # the first large request is under way
-                if pyspy:
-                    threading.Thread(target=dump_stacks, args=(srv, seconds, r), daemon=True).start()
-            got = wrk.run(srv.url, chunks, conns, seconds)
+                if pyspy and r == 0 and phase == "mixed":
+                    prof = GilProfile(srv, seconds)
+            split: dict[int, int] = {}
+            got = wrk.run(srv.url, chunks, conns, seconds, split=split)
+            if prof is not None:
+                profiles = prof.finish()
             if bg is not None:
                 bg.stop()
                 for k, v in bg.ops.items():
-                    ops.setdefault(k, []).extend(v)
+                    ops.setdefault(f"{phase}/{k}", []).extend(v)
             res[phase].append(got)
             print(f"  round {r + 1} {phase:5s} c={conns} {got.rps:9.0f} req/s p50 {got.p50:6.2f} p99 {got.p99:7.2f} "
-                  f"p99.9 {got.p999:7.2f} max {got.max:7.1f} ms" + (f"  ERRORS {got.errors}" if got.errors else ""),
+                  f"p99.9 {got.p999:7.2f} max {got.max:7.1f} ms  connections per worker "
+                  f"{'/'.join(str(n) for n in sorted(split.values(), reverse=True))}" + (f"  ERRORS {got.errors}" if got.errors else ""),
                   flush=True)
-    return {"idle": median_of(res["idle"]), "mixed": median_of(res["mixed"]),
-            "ops": {k: {"n": len(v), "median_s": statistics.median(v) if v else None} for k, v in ops.items()}}
+    return {"phases": {p: median_of(v) for p, v in res.items()},
+            "ops": {k: {"n": len(v), "median_s": statistics.median(v) if v else None} for k, v in ops.items()},
+            "gil_profile": profiles}
 
 
-def dump_stacks(srv: BenchServer, seconds: float, rnd: int) -> None:
-    """``py-spy dump`` of every server process at a few moments of a mixed run, into the data dir."""
-    out = srv.data_dir / f"pyspy-round{rnd + 1}.txt"
-    pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    with open(out, "a") as f:
-        for k in range(4):
-            time.sleep(seconds / 5)
-            for pid in srv.pids():
-                got = subprocess.run([pyspy, "dump", "--pid", str(pid)], capture_output=True, text=True)
-                f.write(f"===== t+{(k + 1) * seconds / 5:.1f}s pid {pid}\n{got.stdout}{got.stderr}\n")
-    print(f"  py-spy dumps: {out}", flush=True)
+class GilProfile:
+    """``py-spy record --gil`` of every server process during one mixed run: which code holds each
+    process's GIL (the chunk requests of a worker wait for it), as leaf-function shares."""
+
+    def __init__(self, srv: BenchServer, seconds: float) -> None:
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.outs: dict[int, Path] = {}
+        self.procs = []
+        for pid in srv.pids():
+            if "resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                continue
+            out = srv.data_dir / f"gil-{pid}.txt"
+            self.outs[pid] = out
+            self.procs.append(subprocess.Popen(
+                [exe, "record", "--gil", "--nonblocking", "-r", "200", "-d", str(max(1, int(seconds) - 1)),
+                 "--format", "raw", "-o", str(out), "--pid", str(pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def finish(self) -> dict:
+        for p in self.procs:
+            p.wait(60)
+        summary = {}
+        for pid, out in self.outs.items():
+            if not out.exists():
+                continue
+            counts: dict[str, int] = {}
+            total = 0
+            for line in out.read_text().splitlines():
+                stack, _, n = line.rpartition(" ")
+                if not n.isdigit():
+                    continue
+                frames = stack.split(";")
+                # the deepest of our own frames names the work (leaves are often numpy/codec calls)
+                ours = [f for f in frames if "dvid/" in f] or frames
+                key = ours[-1].split(" (")[0] + " <- " + (ours[-2].split(" (")[0] if len(ours) > 1 else "")
+                counts[key] = counts.get(key, 0) + int(n)
+                total += int(n)
+            top = sorted(counts.items(), key=lambda kv: -kv[1])[:8]
+            summary[str(pid)] = {"gil_samples": total, "top": [(k, round(100 * v / max(1, total), 1)) for k, v in top]}
+        return summary
 
 
 def mixed_table(m: dict) -> str:
-    i, x = m["idle"], m["mixed"]
-    rows = ["| chunk subvolblocks, 8 conns | requests/s | p50 ms | p99 ms | p99.9 ms | max ms |", "|---|---|---|---|---|---|",
-            f"| idle | {i['rps']:,.0f} | {i['p50']:.2f} | {i['p99']:.2f} | {i['p999']:.2f} | {i['max']:.1f} |",
-            f"| mixed | {x['rps']:,.0f} | {x['p50']:.2f} | {x['p99']:.2f} | {x['p999']:.2f} | {x['max']:.1f} |",
-            f"| mixed / idle | {x['rps'] / i['rps']:.2f}× | {x['p50'] / i['p50']:.1f}× | **{x['p99'] / i['p99']:.1f}×** "
-            f"| {x['p999'] / i['p999']:.1f}× | {x['max'] / i['max']:.1f}× |"]
+    ph = m["phases"]
+    i = ph["idle"]
+    rows = ["| chunk subvolblocks, 8 conns, beside | requests/s | p50 ms | p99 ms | p99.9 ms | max ms | p99 / idle |",
+            "|---|---|---|---|---|---|---|"]
+    labels = {"idle": "nothing (idle)", "get": "256³ raw GET loop", "post": "256³ raw POST loop",
+              "load": "load job loop (64 PNG 512²)", "mixed": "all three (GET, POST, load)"}
+    for p, x in ph.items():
+        rows.append(f"| {labels[p]} | {x['rps']:,.0f} | {x['p50']:.2f} | {x['p99']:.2f} | {x['p999']:.2f} "
+                    f"| {x['max']:.1f} | **{x['p99'] / i['p99']:.1f}×** |")
     ops = ", ".join(f"{k} {v['n']}× (median {v['median_s']:.2f} s)" for k, v in m["ops"].items() if v["n"])
-    return "\n".join(rows) + f"\n\nbackground work done during the mixed runs: {ops}"
+    text = "\n".join(rows) + f"\n\nbackground work done: {ops}"
+    for pid, g in m.get("gil_profile", {}).items():
+        text += f"\n\nGIL holders in pid {pid} during a mixed run ({g['gil_samples']} samples at 200 Hz):"
+        for k, pct in g["top"]:
+            text += f"\n  {pct:5.1f}%  {k}"
+    return text
 
 
 # -------------------------------------------------------------------------------------------- main

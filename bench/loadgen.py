@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +192,18 @@ def parse_wrk(text: str) -> WrkResult:
                      text=text)
 
 
+def connection_split(port: int) -> dict[int, int]:
+    """Established connections to ``port`` per server process (``ss -tnp``): worker processes
+    sharing one listening socket get what the kernel's accept order gives them, and a viewer's
+    keep-alive connection stays on its worker for good."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True,
+                         text=True).stdout
+    split: dict[int, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out):
+        split[int(pid)] = split.get(int(pid), 0) + 1
+    return split
+
+
 class Wrk:
     """Runs ``wrk`` with the path-cycling script; one instance per benchmark run (a temp dir holds
     the script and the path lists)."""
@@ -209,9 +222,14 @@ class Wrk:
         return f
 
     def run(self, base_url: str, paths: Path, connections: int, seconds: float, threads: int = 2,
-            timeout_s: int = 10) -> WrkResult:
+            timeout_s: int = 10, split: dict | None = None) -> WrkResult:
         """``wrk -t<threads> -c<connections> -d<seconds>s --latency`` over ``paths`` (wrk needs at
-        least one connection per thread, so fewer threads at one connection)."""
+        least one connection per thread, so fewer threads at one connection); ``split``, if given,
+        receives ``connection_split`` taken one second into the run."""
+        if split is not None:
+            port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+            timer = threading.Timer(min(1.0, seconds / 2), lambda: split.update(connection_split(port)))
+            timer.start()
         t = max(1, min(threads, connections))
         cmd = [self.binary, f"-t{t}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", f"--timeout={timeout_s}s",
                "-s", str(self.script), base_url, "--", str(paths), str(t)]
