@@ -331,7 +331,8 @@ def test_concurrent_hostile_requests_leave_the_server_serving(small):
     def hit(url):
         for _ in range(5):
             r = requests.get(url, timeout=T)
-            if r.status_code >= 500:
+            busy = r.status_code == 503 and "throttle=true" in url  # DVID's answer while the slot is held
+            if r.status_code >= 500 and not busy:
                 errors.append(f"{url}: {r.status_code}")
 
     threads = [threading.Thread(target=hit, args=(u,)) for u in bad * 2]

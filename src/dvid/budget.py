@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Protocol
 
 from dvid.errors import DVIDError
@@ -60,6 +60,16 @@ def check() -> None:
     b = _current.get()
     if b is not None:
         b.check()
+
+
+def install(budget: Budget | None) -> Token[Budget | None]:
+    """Make ``budget`` the current one until ``uninstall(token)`` (``bounded`` without the
+    generator frame, for the server's per-request path)."""
+    return _current.set(budget)
+
+
+def uninstall(token: Token[Budget | None]) -> None:
+    _current.reset(token)
 
 
 @contextmanager

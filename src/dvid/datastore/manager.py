@@ -30,6 +30,7 @@ from dvid.errors import BadRequest
 from dvid.storage.base import Engine
 
 __all__ = ["Datastore", "Node", "NodeRef", "Repo", "RESERVED_NAMES", "INITIAL_MUTATION_ID"]
+_MISSING = object()
 _MEMO_LIMIT = 4096  # resolved specs (and parent maps) remembered per generation
 _ANCESTRY_LIMIT = 64  # ancestries kept per process (each holds a dict as long as the version's depth)
 
@@ -121,10 +122,31 @@ class Datastore:
     def types_in_use(self) -> set[str]:
         return {i.typename for r in self._repos().values() for i in r.instances.values() if not i.deleted}
 
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """A value derived from this generation's metadata, made once per generation and process
+        (the memo is dropped with the generation, so it never outlives what it was made from)."""
+        memo = self._md.current.memo
+        got = memo.get(key, _MISSING)
+        if got is _MISSING:
+            got = make()
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[key] = got
+        return got
+
     def view(self, ref: NodeRef, instance: Instance) -> VersionedView:
+        """The view of ``instance`` at ``ref``'s version. Views of ordered key-value stores hold
+        nothing but the store and the ancestry, so one per generation serves every request."""
         repo = self._repos().get(ref.repo.root, ref.repo)
         node = repo.nodes.get(ref.node.uuid, ref.node)
-        return self._view_at(repo, node, instance)
+        key = ("view", repo.root, node.version_id, instance.instance_id, id(instance))
+        got = self._md.current.memo.get(key)
+        if got is not None:
+            return got
+        view = self._view_at(repo, node, instance)
+        if type(view) is VersionedView:  # an index view keeps per-request state: never shared
+            self.cached(key, lambda: view)
+        return view
 
     def _view_at(self, repo: Repo, node: Node, instance: Instance) -> VersionedView:
         store = self.store_for(instance)

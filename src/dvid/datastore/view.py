@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from typing import Any
 
 from dvid.datastore import keys
 from dvid.errors import Conflict
@@ -212,15 +213,13 @@ class VersionedView:
             if version in members:
                 yield tk, version, tomb, v
 
-    @contextmanager
-    def snapshot(self) -> Iterator[VersionedView]:
+    def snapshot(self) -> AbstractContextManager[VersionedView]:
         """A read-only view on one consistent snapshot of the store, for a request's many scans.
 
         On LMDB its values are zero-copy buffers into the map, valid only inside the ``with``
         block: decode them there, never keep them.
         """
-        with self.store.snapshot() as reader:
-            yield VersionedView(self.store, self.instance_id, self.ancestry, reader=reader)
+        return _SnapshotView(self)
 
     # ---------------------------------------------------------------------------------------- writes
     def write(self, puts: Iterable[tuple[bytes, bytes]] = (), deletes: Iterable[bytes] = (),
@@ -295,3 +294,27 @@ class _LazyScans(Sequence[Iterable[tuple[bytes, bytes]]]):
 
     def __getitem__(self, i):  # type: ignore[override]
         return self._view.scan(*self._ranges[i])
+
+
+class _SnapshotView(AbstractContextManager):
+    """``VersionedView.snapshot()``: a plain context manager (no generator frame), because every
+    block request opens one."""
+
+    __slots__ = ("_view", "_cm")
+
+    def __init__(self, view: VersionedView) -> None:
+        self._view = view
+        self._cm: AbstractContextManager[Reader] | None = None
+
+    def __enter__(self) -> VersionedView:
+        v = self._view
+        self._cm = cm = v.store.snapshot()
+        snap = object.__new__(type(v))  # the same view, reading from the snapshot
+        snap.__dict__.update(v.__dict__)
+        snap.reader = cm.__enter__()
+        return snap
+
+    def __exit__(self, *exc: Any) -> None:
+        cm, self._cm = self._cm, None
+        if cm is not None:
+            cm.__exit__(*exc)

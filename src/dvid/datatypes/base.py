@@ -129,6 +129,11 @@ class InstanceContext(Protocol):
     #: the server's bounds on one request's work (``dvid.limits``)
     limits: Limits
 
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        """A value derived from the current metadata (a layout, a voxel source), made once per
+        metadata generation and process: repeated requests skip rebuilding it."""
+        ...
+
     def other_instance(self, name: str, typename: str | None = None) -> tuple[Instance, VersionedView]:
         """Another instance of the same repo by name, viewed at the same node (e.g. an ``roi``).
         Raises ``UnknownInstance`` if there is none, ``WrongType`` if ``typename`` is given and

@@ -70,9 +70,9 @@ def _origin_in(origin: str, domain: str) -> bool:
 def _guarded(st: ServerState, req: HttpRequest, step: Callable[[], Response | Planned]) -> Response | Planned:
     """Run one step of a request under its budget, turning errors into DVID's responses."""
     st.load.active += 1
+    token = budget.install(req.budget)
     try:
-        with budget.bounded(req.budget):
-            return step()
+        return step()
     except DVIDError as e:
         return error_response(str(e), req.path, status_of(e))
     except StorageError as e:  # e.g. a full disk: the batch was not written, say so clearly
@@ -82,6 +82,7 @@ def _guarded(st: ServerState, req: HttpRequest, step: Callable[[], Response | Pl
         log.exception("internal error on %s %s", req.method, req.path)
         return error_response("internal server error, see the server log", req.path, 500)
     finally:
+        budget.uninstall(token)
         st.load.active -= 1
 
 
@@ -145,6 +146,8 @@ async def _handle_arriving(st: ServerState, req: HttpRequest, size: int, receive
 def _query(raw: bytes, limits: Limits) -> dict[str, str]:
     """The query parameters, refused when there are too many or one is given twice (DVID reads
     only the first of a repeated parameter, which would silently drop what a client meant)."""
+    if not raw:
+        return {}
     pairs = parse_query(raw)
     if len(pairs) > limits.max_query_params:
         raise refuse("query string", len(pairs), "max_query_params", limits.max_query_params, " parameters")

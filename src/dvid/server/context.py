@@ -26,6 +26,9 @@ class ServerContext:
         self.limits = st.config.limits
         self.last_job: Job | None = None
 
+    def cached(self, key: Any, make: Callable[[], Any]) -> Any:
+        return self._st.datastore.cached(key, make)
+
     @property
     def locked(self) -> bool:
         return self.ref.node.locked

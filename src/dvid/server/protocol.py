@@ -6,6 +6,10 @@ limit. This subclass refuses a request line plus headers over ``[server] maxHead
 400 naming the limit, closes a connection whose headers have not all arrived within
 ``[server] headerTimeout`` seconds, and hands the app the request cycle (``scope["dvid.cycle"]``)
 so a running handler can see that its client disconnected (``dvid.budget``).
+
+It also writes each response's head and the first bytes of its body with one system call
+(``_HeadWithBody``): uvicorn writes them separately, and for a small answer (a 64³ JPEG block) the
+second send cost as much as the whole body (profiled under ``bench/bench_viewers.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,44 @@ from dvid.limits import DEFAULT, Limits
 
 class _Refused(Exception):
     pass
+
+
+class _HeadWithBody:
+    """A request cycle's transport that holds back the response head until the body's first
+    write, then hands both to the transport at once (``writelines``: one ``writev``, no copy).
+    ``100 Continue`` passes at once (a client waits for it before sending its body); closing
+    first writes a head still held."""
+
+    __slots__ = ("_transport", "_head", "_head_seen")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head: bytes | None = None
+        self._head_seen = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            if type(data) is bytes:  # immutable: safe to hand over by reference
+                self._transport.writelines((head, data))
+                return
+            self._transport.write(head)
+            self._transport.write(data)
+        elif self._head_seen or bytes(data[:13]) == b"HTTP/1.1 100 ":
+            self._transport.write(data)
+        else:
+            self._head_seen = True
+            self._head = bytes(data)
+
+    def close(self) -> None:
+        head, self._head = self._head, None
+        if head is not None:
+            self._transport.write(head)
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -100,3 +142,5 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         scope: Any = self.scope
         scope["dvid.cycle"] = self.cycle
+        if scope["method"] != "HEAD":  # a HEAD answer has no body write to join
+            self.cycle.transport = _HeadWithBody(self.transport)  # type: ignore[assignment]

@@ -51,10 +51,14 @@ class ImageBlkType(DataType):
 
     def source(self, ctx: InstanceContext) -> VoxelSource:
         """The instance's voxels: its stored blocks, or the GridStore volume it proxies."""
-        lay = self.layout(ctx.instance)
         alias = ctx.instance.props.get("GridStore")
         if not alias:
-            return StoredBlocks(ctx.view, lay)
+            view = ctx.view
+            if type(view) is not VersionedView:  # an index view is made per request
+                return StoredBlocks(view, self.layout(ctx.instance))
+            # the view is the generation's own (``Datastore.view``), so is the source made from it
+            return ctx.cached(("imageblk.source", id(view)), lambda: StoredBlocks(view, self.layout(ctx.instance)))
+        lay = self.layout(ctx.instance)
         if self.env is None:
             raise BadRequest(f'GridStore "{alias}" is not available outside a server')
         return VolumeBlocks(self.env.volume(alias, int(ctx.instance.props.get("ScaleLevel", 0))), lay)
