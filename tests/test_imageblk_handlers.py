@@ -29,7 +29,7 @@ def context(settings=None):
                     props=init_props(settings or {"blocksize": "8,8,8"}, VOXEL_TYPES[0]))
     view = VersionedView(MemoryEngine(), 7, Ancestry(1, {1: []}))
     return SimpleNamespace(instance=inst, view=view, uuid="r", version=1, host="localhost:8000", limits=DEFAULT,
-                           save_instance=lambda *a: None, other_instance=None)
+                           save_instance=lambda *a: None, other_instance=None, cached=lambda key, make: make())
 
 
 def request(method, *parts, body=b"", query=None):

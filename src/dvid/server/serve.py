@@ -123,6 +123,10 @@ def serve(cfg: Config, workers: int | None = None) -> None:
                 uvicorn.Server(uvicorn.Config(with_access_log(create_app(cfg, st)), **common)).run(sockets=[sock])
             else:
                 os.environ[_ENV] = cfg.to_json()
+                # The workers share one listening socket, and libuv accepts every waiting connection
+                # at once: a viewer's burst of keep-alive connections landed all on one worker (8/0
+                # at 8 connections in 3 of 8 runs). One accept at a time lets the others take turns.
+                os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
                 config = uvicorn.Config("dvid.server.serve:worker_app", factory=True, workers=n, **common)
                 Multiprocess(config, sockets=[sock]).run()
         except (_Stopped, KeyboardInterrupt):
