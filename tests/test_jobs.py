@@ -2,6 +2,7 @@
 
 import json
 import time
+from pathlib import Path
 
 from dvid.datastore.jobs import JobStore
 from dvid.datastore.keys import job_key
@@ -69,3 +70,59 @@ def test_running_job_of_dead_process_reads_as_interrupted(tmp_path):
     store.put(job_key(job.id), json.dumps(rec).encode())
     assert js.get(job.id)["state"] == "interrupted"
     assert js.get("nope") is None
+
+
+def _nice_values(pid: int) -> set[int]:
+    """The nice value of every thread of process ``pid`` (field 19 of /proc/<pid>/task/<tid>/stat)."""
+    out = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out.add(int(task.joinpath("stat").read_text().rsplit(")", 1)[1].split()[16]))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def test_jobs_of_the_command_process_yield_the_cpu_to_http_workers(server_factory, tmp_path):
+    """With worker processes, jobs run in the process that serves commands, at nice 10, so a long
+    load does not take CPU time from chunk requests (issue 18); the workers stay at nice 0."""
+    import numpy as np
+    import requests
+    from PIL import Image
+
+    srv = server_factory(workers=2)
+    uuid = srv.new_repo()
+    requests.post(f"{srv.url}/api/repo/{uuid}/instance", timeout=30,
+                  json={"typename": "uint8blk", "dataname": "g", "Compression": "gzip"}).raise_for_status()
+    rng = np.random.default_rng(3)
+    for k in range(64):
+        Image.fromarray(rng.integers(0, 255, (512, 512), dtype=np.uint8)).save(tmp_path / f"s{k:03d}.png")
+    workers = srv_children(srv.proc.pid)
+    assert len(workers) == 2, workers
+    assert srv.cli("--no-wait", "node", uuid, "g", "load", "0,0,0", str(tmp_path / "*.png")).returncode == 0
+    seen: set[int] = set()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        seen |= _nice_values(srv.proc.pid)
+        jobs = requests.get(f"{srv.url}/api/server/jobs", timeout=30).json()
+        if jobs and all(j["state"] != "running" for j in jobs):
+            break
+        time.sleep(0.02)
+    assert 10 in seen, seen
+    assert all(_nice_values(w) == {0} for w in workers)
+    assert [j["state"] for j in requests.get(f"{srv.url}/api/server/jobs", timeout=30).json()] == ["done"]
+
+
+def srv_children(pid: int) -> list[int]:
+    """Worker processes of the server ``pid`` (uvicorn spawns them with a resource tracker too)."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                stat = p.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+                cmd = p.joinpath("cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and b"spawn_main" in cmd:
+                out.append(int(p.name))
+    return out

@@ -112,6 +112,10 @@ class JobStore:
 
     def __init__(self, store: Engine) -> None:
         self._store = store
+        #: the nice value job threads run at (0: as the process). The server raises it in a process
+        #: that serves no HTTP, so a long job yields the CPU to the workers' chunk requests; never
+        #: in a process with an event loop, whose thread would wait for a GIL held by a starved job.
+        self.niceness = 0
 
     def create(self, command: str, node: str = "", instance: str = "") -> Job:
         job_id = uuidlib.uuid4().hex[:12]
@@ -143,6 +147,11 @@ class JobStore:
         An exception marks the job failed with the error, never kills the server."""
 
         def run() -> None:
+            if self.niceness:
+                try:  # per thread on Linux; threads this one starts (decode pools) inherit it
+                    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
+                except (OSError, AttributeError):
+                    pass
             try:
                 msg = work(job)
                 job.finish(True, msg or "")

@@ -31,6 +31,8 @@ from dvid.server.state import ServerState, open_engines
 
 log = logging.getLogger("dvid.server")
 _ENV = "DVID_SERVER_CONFIG"
+#: nice value of jobs started through the command channel (load, export, pyramid, migrate)
+JOB_NICENESS = 10
 
 
 class StartupError(Exception):
@@ -102,6 +104,8 @@ def serve(cfg: Config, workers: int | None = None) -> None:
         except OSError as e:
             raise StartupError(f"cannot listen for commands on {cfg.rpc_address} (rpcAddress): "
                                f"{e.strerror or e}") from None
+        if n > 1:  # this process serves commands, not HTTP: its jobs yield the CPU to the workers
+            st.jobs.niceness = JOB_NICENESS
         rpc.start()
         rotator.start()
         # garbage collection of object-store layouts: one collector per store in each front end's main process
