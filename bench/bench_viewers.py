@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.emdata import em_volume
+from bench.emdata import cached_em_volume
 from bench.harness import BenchServer
 from bench.loadgen import Nginx, Wrk, WrkResult
 
@@ -60,16 +60,6 @@ def cli(srv: BenchServer, *args: str, timeout: float = 1800) -> subprocess.Compl
     return res
 
 
-def volume(size: int) -> np.ndarray:
-    """The EM-like test volume, cached in the temp dir (building 512³ takes ~30-50 s)."""
-    cache = Path(tempfile.gettempdir()) / f"bench-em-{size}.npy"
-    if cache.exists():
-        return np.load(cache)
-    vol = em_volume((size, size, size))
-    np.save(cache, vol)
-    return vol
-
-
 def setup(srv: BenchServer, size: int, export_dir: Path) -> tuple[str, str, float]:
     """Repo, JPEG instance with the volume, and its precomputed export; returns (uuid, scale key,
     export seconds)."""
@@ -77,7 +67,7 @@ def setup(srv: BenchServer, size: int, export_dir: Path) -> tuple[str, str, floa
     uuid = s.post(srv.url + "/api/repos", json={"alias": "viewers"}).json()["root"]
     s.post(f"{srv.url}/api/repo/{uuid}/instance", json={"typename": "uint8blk", "dataname": NAME,
            "BlockSize": f"{B},{B},{B}", "Compression": "jpeg", "VoxelSize": "8,8,8"}).raise_for_status()
-    vol = volume(size)
+    vol = cached_em_volume(size)
     for z in range(0, size, B):
         r = s.post(f"{srv.url}/api/node/{uuid}/{NAME}/raw/0_1_2/{size}_{size}_{B}/0_0_{z}",
                    data=vol[z : z + B].tobytes())
@@ -241,7 +231,7 @@ def mixed(wrk: Wrk, srv: BenchServer, uuid: str, chunks: Path, rounds: int, seco
     pngdir = Path(tempfile.mkdtemp(prefix="bench-viewers-png-"))
     from PIL import Image
 
-    vol = volume(512)
+    vol = cached_em_volume(512)
     for z in range(64):  # 64 slices of 512²: one layer of 64³ blocks
         Image.fromarray(vol[z]).save(pngdir / f"s{z:03d}.png", compress_level=1)
     try:

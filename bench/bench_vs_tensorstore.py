@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from bench.emdata import em_volume
+from bench.emdata import cached_em_volume
 from bench.harness import AnonRssSampler, BenchServer
 from bench.httpfast import Conn
 
@@ -42,15 +42,6 @@ def timed(fn, repeats: int) -> list[float]:
 
 def med(ts: list[float]) -> float:
     return statistics.median(ts)
-
-
-def load_volume(n: int) -> np.ndarray:
-    cache = Path(tempfile.gettempdir()) / f"dvid-bench-em-{n}.npy"
-    if cache.exists():
-        return np.load(cache)
-    vol = em_volume((n, n, n))
-    np.save(cache, vol)
-    return vol
 
 
 def post_volume(conn: Conn, uuid: str, name: str, vol: np.ndarray, offset=(0, 0, 0), slab: int = 256) -> None:
@@ -123,7 +114,7 @@ def main() -> None:
         print(f"  {name:<44} {ours:>22} {theirs:>22} {ratio:>8}", flush=True)
 
     print(f"generating {n}³ EM-like volume ...", flush=True)
-    vol = load_volume(n)
+    vol = cached_em_volume(n)
     tmp = Path(tempfile.mkdtemp(prefix="dvid-bench-ts-"))
     print("writing TensorStore zarr v3 + precomputed ...", flush=True)
     read_zarr, read_precomputed = tensorstore_side(vol, tmp)

@@ -6,6 +6,9 @@ detector noise, so codecs and encoders see realistic (noise-limited) statistics.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 
@@ -42,3 +45,14 @@ def em_volume(shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
     tex /= tex.std() + 1e-9
     img = 150 + 8 * low + 10 * tex - 90 * memb - 50 * blobs + 9 * rng.standard_normal(shape, dtype=np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def cached_em_volume(size: int) -> np.ndarray:
+    """``em_volume`` of a cube, cached in the temp dir: building 512³ takes ~30-50 s, and every
+    benchmark run would otherwise pay it."""
+    cache = Path(tempfile.gettempdir()) / f"bench-em-{size}.npy"
+    if cache.exists():
+        return np.load(cache)
+    vol = em_volume((size, size, size))
+    np.save(cache, vol)
+    return vol
