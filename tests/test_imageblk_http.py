@@ -374,7 +374,9 @@ def test_error_statuses(server, repo):
     assert requests.delete(f"{base}/raw/0_1_2/8_8_8/0_0_0").status_code == 400
     assert requests.get(f"{base}/nosuchkeyword").status_code == 400
     assert requests.get(f"{base}/rawkey?x=1&y=2&z=3").content == b""
-    assert requests.get(f"{base}/help").headers["Content-Type"] == "text/plain"
+    helped = requests.get(f"{base}/help")
+    assert helped.headers["Content-Type"] == "text/plain"
+    assert "physical units" in helped.text and "nm by default" in helped.text  # arb's corners are not voxels
     for path in ("raw/0_1_2/8_8/0_0_0", "raw/0_1_2/a_b_c/0_0_0", "raw/0_1_2/8_8_8/0_0_99999999999",
                  "raw/0_1_2/-8_8_8/0_0_0", "raw/0_1_2/100000_100000_100000/0_0_0", "blocks/0_0/1", "blocks/0_0_0/x",
                  "raw"):

@@ -82,6 +82,16 @@ def test_serve_exits_2_with_one_line(tmp_path):
     assert f"dvid: {p}: [store.main]: cannot open lmdb store at /proc/no/such/dir: " in res.stderr
 
 
+def test_unwritable_logfile_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("")  # a path under a regular file cannot be created, even by root
+    p = _conf(tmp_path, f'[logging]\nlogfile = "{tmp_path}/afile/dvid.log"\n'
+                        '[store.main]\nengine = "lmdb"\npath = "db"\n')
+    res = _serve(str(p), cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.startswith(f"dvid: {p}: [logging] logfile: cannot write the log at {tmp_path}/afile/dvid.log: ")
+    assert len(res.stderr.splitlines()) == 1, res.stderr
+
+
 def test_busy_port_names_the_address(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

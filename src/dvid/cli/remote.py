@@ -62,19 +62,43 @@ def _when(iso: str | None) -> str:
 
 
 def _took(rec: dict[str, Any]) -> str:
+    s = _seconds(rec)
+    if s is None:
+        return "-"
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def _rates(rec: dict[str, Any]) -> str:
+    """The job's own rates, from its record (the CLI may first see a job after it ended, so its
+    own clock would turn a second's work into millions of files per second)."""
+    s = _seconds(rec)
+    parts = [f"{rec.get('blocks_done') or 0} blocks"]
+    if s:
+        parts.insert(0, f"{(rec.get('files_done') or 0) / s:.1f} {_unit(rec)}s/s")
+        if rec.get("bytes_done"):
+            parts.append(f"{rec['bytes_done'] / 1e6 / s:.1f} MB/s")
+    parts.append(_took(rec))
+    return ", ".join(parts)
+
+
+def _seconds(rec: dict[str, Any]) -> float | None:
+    """How long the job has run (or ran), by the server's clock."""
     try:
         start = datetime.fromisoformat(rec["started"])
         end = datetime.fromisoformat(rec["ended"]) if rec.get("ended") else datetime.now(start.tzinfo)
     except (KeyError, TypeError, ValueError):
-        return "-"
-    s = (end - start).total_seconds()
-    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+        return None
+    return max((end - start).total_seconds(), 0.0)
+
+
+def _unit(rec: dict[str, Any]) -> str:
+    return rec.get("unit") or "file"
 
 
 def _progress(rec: dict[str, Any]) -> str:
     total, done = rec.get("files_total") or 0, rec.get("files_done") or 0
     if total:
-        return f"{done}/{total} files"
+        return f"{done}/{total} {_unit(rec)}s"
     return f"{rec.get('blocks_done') or 0} blocks"
 
 
@@ -109,13 +133,12 @@ def job_text(rec: dict[str, Any]) -> str:
 
 
 def follow(rpc: str, job: str) -> int:
-    """Poll the job until it ends, drawing a progress bar in files (files/s) with the voxel bytes
-    written per second beside it; Ctrl-C stops watching, not the job."""
+    """Poll the job until it ends, drawing a progress bar in the job's units (files, slabs,
+    levels) with its rates by the server's clock beside it; Ctrl-C stops watching, not the job."""
     from tqdm import tqdm
 
     bar = None
     rec: dict = {}
-    t0 = time.monotonic()
     try:
         while True:
             resp = _post(rpc, ["job", job])
@@ -125,13 +148,12 @@ def follow(rpc: str, job: str) -> int:
             rec = json.loads(resp.json()["text"])
             total = rec.get("files_total") or 0
             if bar is None and total:
-                bar = tqdm(total=total, unit="file", desc=rec.get("command", "job")[:30], file=sys.stderr)
+                bar = tqdm(total=total, unit=_unit(rec), desc=rec.get("command", "job")[:30], file=sys.stderr,
+                           bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}s{postfix}")
             if bar is not None:
                 bar.total = total
-                bar.update(max(0, (rec.get("files_done") or 0) - bar.n))  # update() keeps tqdm's rate honest
-                elapsed = max(time.monotonic() - t0, 1e-3)
-                mb = (rec.get("bytes_done") or 0) / 1e6
-                bar.set_postfix_str(f"{rec.get('blocks_done', 0)} blocks, {mb / elapsed:.1f} MB/s", refresh=False)
+                bar.n = rec.get("files_done") or 0
+                bar.set_postfix_str(_rates(rec), refresh=False)
                 bar.refresh()
             if rec.get("state") != "running":
                 break

@@ -51,8 +51,12 @@ class Job:
         with self._lock:
             return json.loads(json.dumps(self._rec))
 
-    def set_totals(self, *, files: int | None = None, blocks: int | None = None) -> None:
+    def set_totals(self, *, files: int | None = None, blocks: int | None = None, unit: str | None = None) -> None:
+        """How much work there is. ``files`` counts the job's steps, named by ``unit`` (default
+        "file": a load's images; an export counts "slab"s, a pyramid "level"s)."""
         with self._lock:
+            if unit is not None:
+                self._rec["unit"] = unit
             if files is not None:
                 self._rec["files_total"] = files
             if blocks is not None:

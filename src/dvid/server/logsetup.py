@@ -39,6 +39,10 @@ FLUSH_INTERVAL = 0.5  # seconds an INFO line may wait in memory; warnings and er
 BUFFER_MAX = 64 << 10
 
 
+class LogfileError(Exception):
+    """``[logging] logfile`` cannot be opened for writing: one line for the operator."""
+
+
 class LineHandler(logging.Handler):
     """Formats records into lines kept in memory and written with one ``os.write`` per flush.
 
@@ -57,8 +61,8 @@ class LineHandler(logging.Handler):
         self._ino: tuple[int, int] | None = None
         self._lines: list[str] = []
         self._size = 0
+        self._stop = threading.Event()  # before _open, so close() works on a handler that failed to open
         self._open()
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, name="dvid-logflush", daemon=True)
         self._thread.start()
 
@@ -138,9 +142,13 @@ def configure(settings: LogSettings) -> LineHandler:
         root.removeHandler(h)
         h.close()
     _installed.clear()
-    if settings.logfile:
-        os.makedirs(os.path.dirname(os.path.abspath(settings.logfile)), exist_ok=True)
-    handler = LineHandler(settings.logfile)
+    try:
+        if settings.logfile:
+            os.makedirs(os.path.dirname(os.path.abspath(settings.logfile)), exist_ok=True)
+        handler = LineHandler(settings.logfile)
+    except OSError as e:
+        raise LogfileError(f"[logging] logfile: cannot write the log at {settings.logfile}: "
+                           f"{e.strerror or e}") from None
     handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
     root.addHandler(handler)
     _installed.append(handler)

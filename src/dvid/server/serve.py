@@ -80,7 +80,10 @@ def _open_state(cfg: Config) -> ServerState:
 
 def serve(cfg: Config, workers: int | None = None) -> None:
     """Run the server until SIGINT/SIGTERM or the ``shutdown`` command; raises StartupError."""
-    logsetup.configure(cfg.log)
+    try:
+        logsetup.configure(cfg.log)
+    except logsetup.LogfileError as e:
+        raise StartupError(f"{cfg.toml_path or 'configuration'}: {e}") from None
     for w in cfg.warnings:
         log.warning("%s", w)
     rotator = logsetup.LogRotator(cfg.log)

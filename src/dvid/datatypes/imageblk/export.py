@@ -109,7 +109,7 @@ def export(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: di
     def work(job: Job) -> str:
         out = ts.open(spec).result()
         slabs = list(volume_specs.slabs(lo[2], hi[2], bs[2]))
-        job.set_totals(files=len(slabs))
+        job.set_totals(files=len(slabs), unit="slab")
         for z0, z1 in slabs:
             box = Box((lo[0], lo[1], z0), (size[0], size[1], z1 - z0))
             vol = gather(ctx.view, box, bs, layout.dtype, nch)
@@ -175,7 +175,7 @@ def import_(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: d
 
     def work(job: Job) -> str:
         slabs = list(volume_specs.slabs(origin[2], origin[2] + size[2] - 1, bz))
-        job.set_totals(files=len(slabs))
+        job.set_totals(files=len(slabs), unit="slab")
         for z0, z1 in slabs:
             rz0, rz1 = z0 - origin[2], z1 - origin[2]
             if import_format == "zarr3":

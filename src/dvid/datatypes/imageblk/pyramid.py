@@ -250,7 +250,7 @@ def update(dt: ImageBlkType, ctx: InstanceContext, cfg: Config, *, full: bool = 
         levels.append(Level(li, v, *exts[k], factors=fs[k - 1]))
     res = UpdateResult(changes=len(pend))
     if job is not None:
-        job.set_totals(files=len(fs), blocks=_estimate(pend, exts, bs, full_from))
+        job.set_totals(files=len(fs), unit="level", blocks=_estimate(pend, exts, bs, full_from))
     changed: list[np.ndarray] = [c.coords for c in pend]
     pending = Pending()
     heartbeat = lease.renew if lease is not None else (lambda: None)

@@ -121,7 +121,7 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
         if fmt == "zarr3":
             _write_group(ts, kv, ctx, levels, nch)
         slabs = [list(_slabs(lo[2], hi[2], block_size(inst)[2])) for inst, _, (lo, hi) in levels]
-        job.set_totals(files=sum(len(s) for s in slabs))
+        job.set_totals(files=sum(len(s) for s in slabs), unit="slab")
         for (inst, view, (lo, hi)), spec, zs in zip(levels, specs, slabs, strict=True):
             out = ts.open(spec).result()
             bs = block_size(inst)
@@ -254,7 +254,7 @@ def import_pyramid(dt: ImageBlkType, ctx: InstanceContext, src: str, fmt: str, s
     def work(job: Job) -> str:
         total = sum(len(list(_slabs(sc["origin"][2], sc["origin"][2] + sc["size"][2] - 1, fmt0.block_size[2])))
                     for sc in scales)
-        job.set_totals(files=total)
+        job.set_totals(files=total, unit="slab")
         for k, (sc, lvl) in enumerate(zip(scales, targets, strict=True)):
             _, view = ctx.other_instance(lvl.name) if k else (inst, ctx.view)
             _import_scale(sc, view, lvl, fmt0, record=adopt is None, job=job)
