@@ -147,8 +147,10 @@ def configure(settings: LogSettings) -> LineHandler:
             os.makedirs(os.path.dirname(os.path.abspath(settings.logfile)), exist_ok=True)
         handler = LineHandler(settings.logfile)
     except OSError as e:
-        raise LogfileError(f"[logging] logfile: cannot write the log at {settings.logfile}: "
-                           f"{e.strerror or e}") from None
+        folder = os.path.dirname(os.path.abspath(settings.logfile))
+        why = f"{folder} is not a directory" if os.path.exists(folder) and not os.path.isdir(folder) \
+            else (e.strerror or str(e))
+        raise LogfileError(f"[logging] logfile: cannot write the log at {settings.logfile}: {why}") from None
     handler.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
     root.addHandler(handler)
     _installed.append(handler)
