@@ -1,7 +1,8 @@
 """TensorStore specs for the volume formats we read and write (neuroglancer-precomputed, zarr v3).
 
-One place for the JSON TensorStore is opened with: GridStore volumes (``storage/precomputed.py``)
-and ``export``/``import`` (``datatypes/imageblk/export.py``) both build their specs here. Locations
+One place for the JSON TensorStore is opened with: GridStore volumes (``storage/precomputed.py``),
+``export``/``import`` (``datatypes/imageblk/export.py``) and whole-pyramid export/import
+(``datatypes/imageblk/pyramid_io.py``) all build their specs here. Locations
 are local paths, ``file://`` URLs or any URL TensorStore's kvstore drivers take (``gs://``,
 ``s3://``, ``http(s)://``); for ``s3://`` the ``AWS_ENDPOINT_URL`` of a non-AWS object store is
 passed on, since TensorStore's S3 driver does not read it.
@@ -75,15 +76,74 @@ def precomputed_create(location: str, *, dtype: str, channels: int, size: list[i
     }
 
 
+def precomputed_scale_create(location: str, *, first: bool, dtype: str, channels: int, size: list[int],
+                             offset: list[int], chunk: list[int], resolution: list[float], encoding: str = "raw",
+                             jpeg_quality: int | None = None) -> dict[str, Any]:
+    """One scale of a new multi-scale precomputed volume, opened in scale order: the ``first``
+    replaces any volume at ``location``, each later one is added to its ``info``."""
+    spec: dict[str, Any] = {
+        "driver": "neuroglancer_precomputed", "kvstore": kvstore(location), "create": True,
+        "scale_metadata": precomputed_scale(size=size, offset=offset, chunk=chunk, resolution=resolution,
+                                            encoding=encoding, jpeg_quality=jpeg_quality),
+    }
+    if first:
+        spec.update(delete_existing=True,
+                    multiscale_metadata={"data_type": dtype, "num_channels": channels, "type": "image"})
+    else:
+        spec["open"] = True
+    return spec
+
+
+def _child(kv: dict[str, Any], name: str) -> dict[str, Any]:
+    """The kvstore spec of ``name`` below the kvstore spec ``kv``."""
+    out = dict(kv)
+    if "path" in out:
+        out["path"] = out["path"].rstrip("/") + "/" + name
+    else:
+        out["url"] = out["url"].rstrip("/") + "/" + name
+    return out
+
+
+def _zarr3_create(kv: dict[str, Any], dtype: str, shape: list[int], chunk: list[int],
+                  attributes: dict[str, Any], dimension_names: list[str] | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"shape": shape, "data_type": dtype,
+                                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": chunk}}}
+    if dimension_names is not None:
+        metadata["dimension_names"] = dimension_names
+    metadata["attributes"] = attributes
+    return {"driver": "zarr3", "kvstore": kv, "create": True, "delete_existing": True, "metadata": metadata}
+
+
 def zarr3_create(location: str, *, dtype: str, shape: list[int], chunk: list[int],
                  attributes: dict[str, Any]) -> dict[str, Any]:
     """A new zarr v3 array (an existing one at ``location`` is replaced)."""
-    return {
-        "driver": "zarr3", "kvstore": kvstore(location), "create": True, "delete_existing": True,
-        "metadata": {"shape": shape, "data_type": dtype,
-                     "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": chunk}},
-                     "attributes": attributes},
-    }
+    return _zarr3_create(kvstore(location), dtype, shape, chunk, attributes, None)
+
+
+def zarr3_member_create(location: str, path: str, *, dtype: str, shape: list[int], chunk: list[int],
+                        dimension_names: list[str], attributes: dict[str, Any]) -> dict[str, Any]:
+    """A new zarr v3 array ``path`` inside the group at ``location`` (one scale of an OME-Zarr
+    multiscale; an existing array there is replaced)."""
+    return _zarr3_create(_child(kvstore(location), path), dtype, shape, chunk, attributes, dimension_names)
+
+
+def zarr3_member_open(location: str, path: str) -> dict[str, Any]:
+    """The existing zarr v3 array ``path`` inside the group at ``location``, for reading."""
+    return {"driver": "zarr3", "kvstore": _child(kvstore(location), path), "open": True}
+
+
+def precomputed_scale_open(location: str, scale: int) -> dict[str, Any]:
+    """Scale ``scale`` of the existing precomputed volume at ``location``, for reading."""
+    return {"driver": "neuroglancer_precomputed", "kvstore": kvstore(location), "scale_index": scale}
+
+
+def metadata_store(location: str) -> dict[str, Any]:
+    """The kvstore spec for reading and writing a volume's own metadata keys (``info``,
+    ``zarr.json``) below ``location``: file and object-store paths end with ``/``."""
+    kv = kvstore(location)
+    if "path" in kv and not kv["path"].endswith("/"):
+        return dict(kv, path=kv["path"] + "/")
+    return kv
 
 
 def open_existing(location: str, fmt: str) -> dict[str, Any]:

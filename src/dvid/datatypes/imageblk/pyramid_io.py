@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dvid import volume_specs
 from dvid.datastore.instance import Instance
 from dvid.datastore.jobs import Job
 from dvid.datatypes.base import InstanceContext
@@ -33,8 +34,6 @@ from dvid.datatypes.imageblk.props import block_size
 from dvid.datatypes.imageblk.voxels import gather
 from dvid.errors import BadRequest
 from dvid.geometry import Box
-from dvid.volume_specs import kvstore as _kvstore
-from dvid.volume_specs import precomputed_scale
 from dvid.volume_specs import slabs as _slabs
 
 if TYPE_CHECKING:
@@ -45,23 +44,6 @@ _UNITS = {"nanometers": "nanometer", "nanometer": "nanometer", "nm": "nanometer"
           "millimeters": "millimeter", "millimeter": "millimeter", "mm": "millimeter", "picometers": "picometer",
           "picometer": "picometer", "angstroms": "angstrom", "angstrom": "angstrom", "meters": "meter",
           "meter": "meter"}
-
-
-def _dir(kv: dict[str, Any]) -> dict[str, Any]:
-    """``kv`` as a directory: keys (``info``, ``zarr.json``) go below it."""
-    if "path" in kv and not kv["path"].endswith("/"):
-        return dict(kv, path=kv["path"] + "/")
-    return kv
-
-
-def _sub(kv: dict[str, Any], name: str) -> dict[str, Any]:
-    """The kvstore spec of ``name`` below ``kv``."""
-    out = dict(kv)
-    if "path" in out:
-        out["path"] = out["path"].rstrip("/") + "/" + name
-    else:
-        out["url"] = out["url"].rstrip("/") + "/" + name
-    return out
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -86,7 +68,6 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
     chosen and checked by ``export.encoding_of``) for every scale alike."""
     import tensorstore as ts
 
-    kv = _kvstore(dest)
     vt = dt.vt
     nch = vt.channels
     specs = []
@@ -95,31 +76,20 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
         bs = list(block_size(inst))
         vs = [float(v) for v in inst.props["VoxelSize"]]
         if fmt == "precomputed":
-            spec: dict[str, Any] = {
-                "driver": "neuroglancer_precomputed", "kvstore": kv, "create": True,
-                "scale_metadata": precomputed_scale(size=size, offset=lo, chunk=bs, resolution=vs,
-                                                    encoding=encoding, jpeg_quality=jpeg_quality),
-            }
-            if k == 0:
-                spec.update(delete_existing=True,
-                            multiscale_metadata={"data_type": vt.dtype, "num_channels": nch, "type": "image"})
-            else:
-                spec["open"] = True
+            spec = volume_specs.precomputed_scale_create(
+                dest, first=k == 0, dtype=vt.dtype, channels=nch, size=size, offset=lo, chunk=bs, resolution=vs,
+                encoding=encoding, jpeg_quality=jpeg_quality)
         else:
             lead = [nch] if nch > 1 else []
-            spec = {
-                "driver": "zarr3", "kvstore": _sub(kv, str(k)), "create": True, "delete_existing": True,
-                "metadata": {"shape": lead + [size[2], size[1], size[0]], "data_type": vt.dtype,
-                             "chunk_grid": {"name": "regular",
-                                            "configuration": {"chunk_shape": lead + [bs[2], bs[1], bs[0]]}},
-                             "dimension_names": (["c"] if nch > 1 else []) + ["z", "y", "x"],
-                             "attributes": {"dvid_offset": lo, "dvid_instance": inst.name, "voxel_size": vs}},
-            }
+            spec = volume_specs.zarr3_member_create(
+                dest, str(k), dtype=vt.dtype, shape=lead + [size[2], size[1], size[0]],
+                chunk=lead + [bs[2], bs[1], bs[0]], dimension_names=(["c"] if nch > 1 else []) + ["z", "y", "x"],
+                attributes={"dvid_offset": lo, "dvid_instance": inst.name, "voxel_size": vs})
         specs.append(spec)
 
     def work(job: Job) -> str:
         if fmt == "zarr3":
-            _write_group(ts, kv, ctx, levels, nch)
+            _write_group(ts, dest, ctx, levels, nch)
         slabs = [list(_slabs(lo[2], hi[2], block_size(inst)[2])) for inst, _, (lo, hi) in levels]
         job.set_totals(files=sum(len(s) for s in slabs), unit="slab")
         for (inst, view, (lo, hi)), spec, zs in zip(levels, specs, slabs, strict=True):
@@ -145,7 +115,7 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
             f"{ctx.uuid} to {dest} as {fmt} (job {job.id})")
 
 
-def _write_group(ts, kv: dict[str, Any], ctx: InstanceContext, levels, nch: int) -> None:
+def _write_group(ts, dest: str, ctx: InstanceContext, levels, nch: int) -> None:
     """The OME-Zarr group's ``zarr.json``."""
     units = [_UNITS.get(str(u).strip().lower()) for u in ctx.instance.props["VoxelUnits"]]
     axes = [{"name": "c", "type": "channel"}] if nch > 1 else []
@@ -161,7 +131,7 @@ def _write_group(ts, kv: dict[str, Any], ctx: InstanceContext, levels, nch: int)
     doc = {"zarr_format": 3, "node_type": "group", "attributes": {
         "ome": {"version": "0.5", "multiscales": [{"name": ctx.instance.name, "axes": axes, "datasets": datasets}]},
         "dvid_instance": ctx.instance.name, "dvid_version": ctx.uuid}}
-    store = ts.KvStore.open(_dir(kv)).result()
+    store = ts.KvStore.open(volume_specs.metadata_store(dest)).result()
     store.write("zarr.json", json.dumps(doc, indent=1).encode()).result()
 
 
@@ -171,21 +141,20 @@ def open_multiscale(src: str, fmt: str) -> list[dict[str, Any]] | None:
     (arrays indexed as stored), or None if the source has a single scale."""
     import tensorstore as ts
 
-    kv = _kvstore(src)
     try:
         if fmt == "precomputed":
-            raw = ts.KvStore.open(_dir(kv)).result().read("info").result()
+            raw = ts.KvStore.open(volume_specs.metadata_store(src)).result().read("info").result()
             info = json.loads(bytes(raw.value)) if raw.state == "value" else {}
             scales = info.get("scales", [])
             if len(scales) < 2:
                 return None
             out = []
             for k, sc in enumerate(scales):
-                arr = ts.open({"driver": "neuroglancer_precomputed", "kvstore": kv, "scale_index": k}).result()
+                arr = ts.open(volume_specs.precomputed_scale_open(src, k)).result()
                 out.append({"array": arr, "origin": list(sc.get("voxel_offset", [0, 0, 0])), "size": list(sc["size"]),
                             "voxel_size": [float(r) for r in sc["resolution"]], "layout": "xyzc"})
             return out
-        raw = ts.KvStore.open(_dir(kv)).result().read("zarr.json").result()
+        raw = ts.KvStore.open(volume_specs.metadata_store(src)).result().read("zarr.json").result()
         doc = json.loads(bytes(raw.value)) if raw.state == "value" else {}
     except BadRequest:
         raise
@@ -200,7 +169,7 @@ def open_multiscale(src: str, fmt: str) -> list[dict[str, Any]] | None:
     out = []
     for d in ms[0]["datasets"]:
         try:
-            arr = ts.open({"driver": "zarr3", "kvstore": _sub(kv, d["path"]), "open": True}).result()
+            arr = ts.open(volume_specs.zarr3_member_open(src, d["path"])).result()
         except Exception as e:  # a dataset the metadata names but the store lacks
             raise BadRequest(f"cannot open scale {d['path']!r} of {src!r}: {str(e).splitlines()[0]}") from None
         a = json.loads(json.dumps(arr.spec().to_json().get("metadata", {}).get("attributes", {})))
