@@ -32,7 +32,8 @@ class Limits:
     max_partition_subvolumes: int = 1_000_000
     #: the largest throttle setting (concurrent throttled operations)
     max_throttle: int = 256
-    #: seconds a request may run before it is stopped (DVID has no such limit)
+    #: seconds a request may run, sending its answer included, before it is stopped (DVID has no
+    #: such limit); a client that stops reading an answer is dropped then
     request_timeout: float = 600.0
     #: seconds a client has to send the request line and headers
     header_timeout: float = 60.0

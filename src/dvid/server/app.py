@@ -140,7 +140,7 @@ async def _handle_arriving(st: ServerState, req: HttpRequest, size: int, receive
         if not body.complete:  # e.g. cancelled at shutdown: never leave a handler waiting
             body.fail("request body not received")
     resp = await handler
-    await send_response(send, resp, cors, head=False)
+    await send_response(send, resp, cors, head=False, limit=req.budget)
 
 
 def _query(raw: bytes, limits: Limits) -> dict[str, str]:
@@ -227,7 +227,7 @@ def create_app(config: Config, state: ServerState | None = None) -> Any:
         except DVIDError as e:
             await send_response(send, error_response(str(e), path, status_of(e)), cors, head=False)
             return
-        await send_response(send, await answer(st, req), cors, head=method == "HEAD")
+        await send_response(send, await answer(st, req), cors, head=method == "HEAD", limit=req.budget)
 
     return app
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dvid.budget import Budget
+from dvid.budget import Budget, RequestAborted
 from dvid.datatypes.base import Response
 from dvid.errors import BadRequest, DVIDError, NotFound, Throttled
 from dvid.limits import refuse
@@ -175,7 +176,49 @@ def error_response(message: str, path: str, status: int = 400) -> Response:
                     headers=[("X-Content-Type-Options", "nosniff")])
 
 
-async def send_response(send: Send, resp: Response, extra_headers: list[tuple[str, str]], head: bool) -> None:
+SEND_GRACE = 1.0  # seconds
+
+
+class _Overdue(Exception):
+    """The client took the answer too slowly: the request ran past its time limit while sending."""
+
+
+async def _sent(send: Send, msg: dict[str, Any], limit: Budget | None) -> None:
+    """``send(msg)``, but only until the request's deadline: a client that stops reading would
+    otherwise hold the answer's memory, and a stream's read snapshot, for as long as it keeps the
+    connection open (uvicorn waits for the socket to drain without a time limit). A send gets at
+    least ``SEND_GRACE`` seconds, so an answer finished just before the deadline still goes out."""
+    if limit is None:
+        await send(msg)
+        return
+    try:
+        await asyncio.wait_for(send(msg), max(SEND_GRACE, limit.deadline - time.monotonic()))
+    except TimeoutError:
+        raise _Overdue from None
+
+
+async def _abort(limit: Budget | None) -> None:
+    """Drop the connection of a request whose answer could not be sent in time (its head is out,
+    so no error status can follow); closing would wait for the unsent bytes to drain."""
+    conn: Any = limit.connection if limit is not None else None
+    abort = getattr(getattr(conn, "transport", None), "abort", None)
+    if abort is not None:
+        abort()
+        await asyncio.sleep(0)  # let the protocol see the connection lost before the app returns
+
+
+async def send_response(send: Send, resp: Response, extra_headers: list[tuple[str, str]], head: bool,
+                        limit: Budget | None = None) -> None:
+    """Send ``resp``; with the request's budget, writing the body stops at its deadline (the
+    connection is dropped and a stream's producer stopped, releasing its snapshot)."""
+    try:
+        await _send(send, resp, extra_headers, head, limit)
+    except _Overdue:
+        await _abort(limit)
+
+
+async def _send(send: Send, resp: Response, extra_headers: list[tuple[str, str]], head: bool,
+                limit: Budget | None) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers + extra_headers]
     if resp.content_type:
         headers.append((b"content-type", resp.content_type.encode("latin-1")))
@@ -183,7 +226,7 @@ async def send_response(send: Send, resp: Response, extra_headers: list[tuple[st
         body = resp.body
         headers.append((b"content-length", str(len(body) if not isinstance(body, memoryview) else body.nbytes).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if head else body})
+        await _sent(send, {"type": "http.response.body", "body": b"" if head else body}, limit)
         return
     if resp.length is not None:
         headers.append((b"content-length", str(resp.length).encode()))
@@ -194,19 +237,20 @@ async def send_response(send: Send, resp: Response, extra_headers: list[tuple[st
             await asyncio.to_thread(close)
         await send({"type": "http.response.body", "body": b""})
         return
-    await _send_stream(send, iter(resp.stream))
+    await _send_stream(send, iter(resp.stream), limit)
 
 
 STREAM_AHEAD = 3  # chunks a stream may produce ahead of the socket (bounds memory)
 
 
-async def _send_stream(send: Send, it: Iterator[bytes | memoryview]) -> None:
+async def _send_stream(send: Send, it: Iterator[bytes | memoryview], limit: Budget | None = None) -> None:
     """Send a stream's chunks as a producer thread makes them.
 
     The producer runs the whole iterator on its own, so the next chunk is decoded while the event
     loop writes the previous one (measured: handing over one ``next`` per chunk left the producer
     idle during every socket write; a 256³ GET took 30 ms that way and 23 ms so). At most ``STREAM_AHEAD``
-    chunks wait in memory; a client that goes away stops the producer and closes the iterator.
+    chunks wait in memory; a client that goes away, or reads too slowly to take the answer before
+    the request's deadline, stops the producer and closes the iterator.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue()
@@ -235,13 +279,15 @@ async def _send_stream(send: Send, it: Iterator[bytes | memoryview]) -> None:
         while True:
             ok, item = await queue.get()
             if not ok:
+                if isinstance(item, RequestAborted):  # stopped by its budget: expected, no traceback
+                    raise _Overdue from item
                 raise item
             if item is None:
                 break
             if len(item):
-                await send({"type": "http.response.body", "body": item, "more_body": True})
+                await _sent(send, {"type": "http.response.body", "body": item, "more_body": True}, limit)
             room.release()
-        await send({"type": "http.response.body", "body": b""})
+        await _sent(send, {"type": "http.response.body", "body": b""}, limit)
     finally:
         stop.set()
         room.release()  # wake a producer waiting for room so it sees the stop

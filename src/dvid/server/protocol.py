@@ -55,6 +55,11 @@ class _HeadWithBody:
             self._head_seen = True
             self._head = bytes(data)
 
+    def abort(self) -> None:
+        """Drop the connection at once, unsent bytes and all (an answer the client will not take)."""
+        self._head = None
+        self._transport.abort()
+
     def close(self) -> None:
         head, self._head = self._head, None
         if head is not None:
