@@ -66,6 +66,17 @@ def test_bad_values_are_one_line_errors(tmp_path, text, message):
     assert str(e.value).startswith(f"{p}: ") and message in str(e.value)
 
 
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def _serve(*args: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dvid.cli.main", "serve", *args], capture_output=True,
                           text=True, timeout=60, cwd=cwd)
@@ -76,7 +87,9 @@ def test_serve_exits_2_with_one_line(tmp_path):
     res = _serve(str(p), cwd=tmp_path)
     assert res.returncode == 2
     assert res.stderr == f'dvid: {p}: [server] workers: must be a whole number, not "two"\n'
-    p = _conf(tmp_path, '[store.main]\nengine = "lmdb"\npath = "/proc/no/such/dir"\n')
+    ports = _free_ports(2)  # the store is opened after the ports are bound: 8000 may be another server's
+    p = _conf(tmp_path, f'[server]\nhttpAddress = "127.0.0.1:{ports[0]}"\nrpcAddress = "127.0.0.1:{ports[1]}"\n'
+                        '[store.main]\nengine = "lmdb"\npath = "/proc/no/such/dir"\n')
     res = _serve(str(p), cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert f"dvid: {p}: [store.main]: cannot open lmdb store at /proc/no/such/dir: " in res.stderr
