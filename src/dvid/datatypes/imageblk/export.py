@@ -29,7 +29,7 @@ from dvid.datatypes.imageblk import extents as ext
 from dvid.datatypes.imageblk import pyramid_io
 from dvid.datatypes.imageblk.ingest import write_region
 from dvid.datatypes.imageblk.layout import Layout
-from dvid.datatypes.imageblk.voxels import gather
+from dvid.datatypes.imageblk.source import gather_layout
 from dvid.errors import BadRequest
 from dvid.geometry import Box, parse_xyz
 
@@ -112,7 +112,7 @@ def export(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: di
         job.set_totals(files=len(slabs), unit="slab")
         for z0, z1 in slabs:
             box = Box((lo[0], lo[1], z0), (size[0], size[1], z1 - z0))
-            vol = gather(ctx.view, box, bs, layout.dtype, nch)
+            vol = gather_layout(ctx.view, box, layout)
             if export_format == "zarr3":
                 out[z0 - lo[2] : z1 - lo[2]].write(vol).result()
             else:

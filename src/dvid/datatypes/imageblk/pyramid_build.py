@@ -27,7 +27,8 @@ from dvid.datastore.instance import Instance
 from dvid.datastore.view import VersionedView
 from dvid.datatypes.imageblk.downsample import Triple, downsample
 from dvid.datatypes.imageblk.layout import Layout
-from dvid.datatypes.imageblk.voxels import BLOCK_CLASS, block_tkey, block_x, encode_blocks, gather, row_range
+from dvid.datatypes.imageblk.source import gather_layout
+from dvid.datatypes.imageblk.voxels import BLOCK_CLASS, block_tkey, block_x, encode_blocks, row_range
 from dvid.geometry import Box
 from dvid.limits import INT32_MAX, INT32_MIN
 
@@ -261,7 +262,7 @@ class LevelBuilder:
                     present[x // f[0] - x0] = True
                 if present.any():
                     box = Box(tuple(val_lo), tuple(b - a + 1 for a, b in zip(val_lo, val_hi, strict=True)))
-                    data = gather(sv, box, bs, self.layout.dtype, self.layout.channels)
+                    data = gather_layout(sv, box, self.layout)
                     self._patch(data, val_lo, val_hi, mine)
         res = _TileResult()
         with self.dst.view.snapshot() as dv:  # stored values stay zero-copy while compared

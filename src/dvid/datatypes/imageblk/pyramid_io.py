@@ -31,7 +31,7 @@ from dvid.datatypes.imageblk import pyramid as pyr
 from dvid.datatypes.imageblk.downsample import Triple
 from dvid.datatypes.imageblk.ingest import write_region
 from dvid.datatypes.imageblk.props import block_size
-from dvid.datatypes.imageblk.voxels import gather
+from dvid.datatypes.imageblk.source import gather_layout
 from dvid.errors import BadRequest
 from dvid.geometry import Box
 from dvid.volume_specs import slabs as _slabs
@@ -94,10 +94,10 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
         job.set_totals(files=sum(len(s) for s in slabs), unit="slab")
         for (inst, view, (lo, hi)), spec, zs in zip(levels, specs, slabs, strict=True):
             out = ts.open(spec).result()
-            bs = block_size(inst)
+            layout = dt.layout(inst)
             for z0, z1 in zs:
                 box = Box((lo[0], lo[1], z0), (hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, z1 - z0))
-                vol = gather(view, box, bs, vt.np_dtype, nch)
+                vol = gather_layout(view, box, layout)
                 if fmt == "zarr3":
                     if nch > 1:
                         out[:, z0 - lo[2] : z1 - lo[2]].write(np.moveaxis(vol, 3, 0)).result()

@@ -103,6 +103,15 @@ def stored_payload(val: Any, compression: str) -> bytes | memoryview | None:
     return blockcodec.stored_payload(val)
 
 
+def gather_layout(view: VersionedView, box: Box, layout: Layout, *, outside: OutsideROI | None = None,
+                  missing: int = 0) -> np.ndarray:
+    """``voxels.gather`` of ``box`` with the instance's layout: its block size, element type and
+    channels, and its outside fill for blocks ``outside(bx, by, bz)`` marks. For callers holding a
+    view rather than a source (export, pyramid builds); the hot path underneath is unchanged."""
+    return gather(view, box, layout.block_size, layout.dtype, layout.channels, missing=missing,
+                  outside_roi=outside, background=layout.outside_fill)
+
+
 class StoredBlocks(VoxelSource):
     """Blocks in the key-value store, read through the versioned view."""
 
@@ -114,9 +123,7 @@ class StoredBlocks(VoxelSource):
         self.local = view.store.local
 
     def read(self, box: Box, *, outside: OutsideROI | None = None, missing: int = 0) -> np.ndarray:
-        lay = self.layout
-        return gather(self.view, box, lay.block_size, lay.dtype, lay.channels, missing=missing,
-                      outside_roi=outside, background=lay.outside_fill)
+        return gather_layout(self.view, box, self.layout, outside=outside, missing=missing)
 
     def stream(self, box: Box, *, outside: OutsideROI | None = None) -> Iterator[memoryview] | None:
         lay = self.layout
