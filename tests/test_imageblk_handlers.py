@@ -82,6 +82,8 @@ def test_route_table_decides_streaming_writes_and_throttle():
     ("POST", ("subvolblocks", "8_8_8", "0_0_0"), "DVID does not accept the post action on the 'subvolblocks'"),
     ("DELETE", ("raw", "0_1_2", "8_8_8", "0_0_0"), 'Data "g" can only handle GET or POST HTTP verbs'),
     ("GET", ("nosuch",), 'Bad API call (/api/node/r/g/nosuch) for data "g"'),
+    ("GET", ("pyramid", "x"), "pyramid takes no further path elements"),
+    ("POST", ("pyramid", "x", "y"), "pyramid takes no further path elements"),
 ])
 def test_refusals_keep_dvid_texts(method, parts, message):
     with pytest.raises(BadRequest) as e:

@@ -166,12 +166,17 @@ def command(dt: ImageBlkType, ctx: InstanceContext, args: list[str], settings: d
     return text
 
 
-def http(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
-    """``GET`` the pyramid's status; ``POST`` starts an update (options as query or JSON object)."""
-    if len(req.parts) > 4:
-        raise BadRequest("pyramid takes no further path elements; options go in the query or a JSON body")
-    if req.method == "GET":
-        return Response.json(json.dumps(pyr.status(dt, ctx), separators=(",", ":")))
+#: DVID's text for ``pyramid/<anything>``: the endpoint has no path parameters
+NO_PATH_ARGS = "pyramid takes no further path elements; options go in the query or a JSON body"
+
+
+def get_status(dt: ImageBlkType, ctx: InstanceContext) -> Response:
+    """``GET .../pyramid``: the pyramid's status as JSON."""
+    return Response.json(json.dumps(pyr.status(dt, ctx), separators=(",", ":")))
+
+
+def post_update(dt: ImageBlkType, ctx: InstanceContext, req: Request) -> Response:
+    """``POST .../pyramid``: start an update, options as query parameters or a JSON object body."""
     opts: dict[str, Any] = {k: v for k, v in req.query.items() if k not in ("u", "app", "admintoken")}
     if len(req.body):
         try:

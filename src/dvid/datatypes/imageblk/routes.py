@@ -13,9 +13,14 @@ from dvid.routing import Route, Router
 NOT_2D = "DVID does not permit 2d mutations, only 3d block-aligned stores"
 
 
-def pyramid(c: Call) -> Response:
-    """``GET`` the scale pyramid's status, ``POST`` an update (``pyramid_api``)."""
-    return pyramid_api.http(c.dt, c.ctx, c.req)
+def pyramid_status(c: Call) -> Response:
+    """``GET`` the scale pyramid's status (``pyramid_api``)."""
+    return pyramid_api.get_status(c.dt, c.ctx)
+
+
+def pyramid_update(c: Call) -> Response:
+    """``POST`` starts a pyramid update (``pyramid_api``)."""
+    return pyramid_api.post_update(c.dt, c.ctx, c.req)
 
 
 ROUTES = Router([
@@ -51,8 +56,10 @@ ROUTES = Router([
     Route("GET", "subvolblocks/{box:subvolume}", blocks.get_subvolblocks, throttleable=True,
           quick=blocks.few_stored_blocks),
     Route("POST", "subvolblocks/{box:subvolume}", blocks.post_subvolblocks),
-    Route("GET", "pyramid", pyramid),
-    Route("POST", "pyramid", pyramid),
+    Route("GET", "pyramid/{extra}", refusal(pyramid_api.NO_PATH_ARGS)),
+    Route("GET", "pyramid", pyramid_status),
+    Route("POST", "pyramid/{extra}", refusal(pyramid_api.NO_PATH_ARGS)),
+    Route("POST", "pyramid", pyramid_update),
 ], CONVERTERS, usage={
     "raw": '"raw" must be followed by shape/size/offset',
     "isotropic": '"isotropic" must be followed by shape/size/offset',
