@@ -6,6 +6,7 @@ from importlib import resources
 from typing import Any
 
 from dvid.datastore.instance import Instance
+from dvid.datastore.settings import string_setting
 from dvid.datastore.view import VersionedView
 from dvid.datatypes.base import DataType
 from dvid.datatypes.roi.endpoints import ROUTES
@@ -36,10 +37,8 @@ class RoiType(DataType):
 
     def init_props(self, settings: dict[str, Any]) -> dict[str, Any]:
         bs = [32, 32, 32]
-        v = settings.get("blocksize")
+        v = string_setting(settings, "blocksize", "BlockSize")
         if v is not None:
-            if not isinstance(v, str):
-                raise BadRequest(f"Setting for 'BlockSize' was not a string: {v}")
             parts = v.split(",")
             if len(parts) == 1:
                 raise BadRequest(f"cannot convert '{v}' into a Point.")
