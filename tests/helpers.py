@@ -14,17 +14,23 @@ def xyz(t) -> str:
     return "_".join(str(int(v)) for v in t)
 
 
+def instance_url(server, uuid: str, name: str) -> str:
+    """The base URL of an instance at a version: ``.../api/node/<uuid>/<name>``."""
+    return f"{server.url}/api/node/{uuid}/{name}"
+
+
 def new_instance(server, uuid: str, name: str, typename: str = "uint8blk", **settings) -> str:
     """Create an instance; returns its base URL ``.../api/node/<uuid>/<name>``."""
     body = {"typename": typename, "dataname": name, **settings}
     r = requests.post(f"{server.url}/api/repo/{uuid}/instance", json=body, timeout=30)
     assert r.status_code == 200, r.text
-    return f"{server.url}/api/node/{uuid}/{name}"
+    return instance_url(server, uuid, name)
 
 
-def post_raw(base: str, vol: np.ndarray, offset, query: str = "") -> requests.Response:
+def post_raw(base: str, vol: np.ndarray, offset, query: str = "", timeout: float = 60) -> requests.Response:
     sz, sy, sx = vol.shape[:3]
-    return requests.post(f"{base}/raw/0_1_2/{sx}_{sy}_{sz}/{xyz(offset)}{query}", data=vol.tobytes(), timeout=60)
+    return requests.post(f"{base}/raw/0_1_2/{sx}_{sy}_{sz}/{xyz(offset)}{query}", data=vol.tobytes(),
+                         timeout=timeout)
 
 
 def get_raw(base: str, size, offset=(0, 0, 0), dtype=np.uint8, channels: int = 1, query: str = "") -> np.ndarray:

@@ -13,6 +13,7 @@ import requests
 from dvid.datastore.instance import Instance
 from dvid.server.config import Config, StoreConfig
 from dvid.server.stores import StoreAssignment
+from helpers import get_raw, instance_url, new_instance, post_raw
 
 pytest_plugins = ["seaweed"]
 
@@ -37,26 +38,12 @@ def test_assignment_rules_in_dvid_order():
     assert sa.alias_for(inst(store="bytag", typename="uint8blk")) == "bytag"  # recorded by migrate: first
 
 
+SIZE = (128, 64, 64)  # x, y, z: the volume the test writes
+
+
 def section(sw, prefix):
     return ('engine = "lmdb"\npath = "db"\n\n[store.bucket]\n' + sw.toml("migrate", prefix)
             + '\n[backend.metadata]\nstore = "main"\n\n[backend.onbucket]\nstore = "bucket"\n')
-
-
-def mk(srv, uuid, name):
-    r = requests.post(f"{srv.url}/api/repo/{uuid}/instance", json={"typename": "uint8blk", "dataname": name})
-    assert r.status_code == 200, r.text
-
-
-def raw(srv, uuid, name, size=(128, 64, 64)):
-    r = requests.get(f"{srv.url}/api/node/{uuid}/{name}/raw/0_1_2/{size[0]}_{size[1]}_{size[2]}/0_0_0", timeout=60)
-    assert r.status_code == 200, r.text
-    return r.content
-
-
-def post(srv, uuid, name, vol, off=(0, 0, 0)):
-    nz, ny, nx = vol.shape
-    return requests.post(f"{srv.url}/api/node/{uuid}/{name}/raw/0_1_2/{nx}_{ny}_{nz}/{off[0]}_{off[1]}_{off[2]}",
-                         data=vol.tobytes(), timeout=60)
 
 
 def checksum(srv, uuid, name, store):
@@ -68,19 +55,20 @@ def checksum(srv, uuid, name, store):
 def test_per_instance_stores_and_migrate_lmdb_to_s3(server_factory, seaweed):
     srv = server_factory(workers=2, store_section=section(seaweed, uuidlib.uuid4().hex))
     root = srv.new_repo()
-    mk(srv, root, "onbucket")
-    mk(srv, root, "em")
+    onbucket = new_instance(srv, root, "onbucket")
+    em = {root: new_instance(srv, root, "em")}
     kv = {n: requests.get(f"{srv.url}/api/node/{root}/{n}/info").json()["Base"]["KVStore"] for n in ("onbucket", "em")}
     assert kv["onbucket"].startswith("s3 @ ") and kv["em"].startswith("lmdb @ ")  # [backend.<name>] chose
     rng = np.random.default_rng(3)
     v1 = rng.integers(0, 256, (64, 64, 128), np.uint8)
-    assert post(srv, root, "em", v1).ok and post(srv, root, "onbucket", v1).ok
-    assert raw(srv, root, "onbucket") == v1.tobytes()
+    assert post_raw(em[root], v1, (0, 0, 0)).ok and post_raw(onbucket, v1, (0, 0, 0)).ok
+    assert get_raw(onbucket, SIZE).tobytes() == v1.tobytes()
     requests.post(f"{srv.url}/api/node/{root}/commit", json={}).raise_for_status()
     child = requests.post(f"{srv.url}/api/node/{root}/newversion").json()["child"]
+    em[child] = instance_url(srv, child, "em")
     v2 = np.full((32, 32, 32), 7, np.uint8)
-    assert post(srv, child, "em", v2, (32, 0, 0)).ok
-    before = {u: raw(srv, u, "em") for u in (root, child)}
+    assert post_raw(em[child], v2, (32, 0, 0)).ok
+    before = {u: get_raw(em[u], SIZE).tobytes() for u in (root, child)}
     sums = checksum(srv, root, "em", "main")
     assert len(sums) == 2
 
@@ -88,7 +76,7 @@ def test_per_instance_stores_and_migrate_lmdb_to_s3(server_factory, seaweed):
     assert started.returncode == 0 and "Started migration" in started.stdout, started.stderr
     refused = None
     for _ in range(200):  # writes are refused while the job runs (it waits a second before copying)
-        r = post(srv, child, "em", v2, (64, 0, 0))
+        r = post_raw(em[child], v2, (64, 0, 0))
         if r.status_code == 400:
             refused = r.text
             break
@@ -107,19 +95,19 @@ def test_per_instance_stores_and_migrate_lmdb_to_s3(server_factory, seaweed):
     for _ in range(4):  # both worker processes serve it from S3 now, no restart
         info = requests.get(f"{srv.url}/api/node/{child}/em/info").json()
         assert info["Base"]["KVStore"].startswith("s3 @ ")
-        assert {u: raw(srv, u, "em") for u in (root, child)} == before
-    assert post(srv, child, "em", v2, (64, 0, 0)).ok  # writable again, and written to the bucket
+        assert {u: get_raw(em[u], SIZE).tobytes() for u in (root, child)} == before
+    assert post_raw(em[child], v2, (64, 0, 0)).ok  # writable again, and written to the bucket
     assert checksum(srv, root, "em", "bucket") != sums and checksum(srv, root, "em", "main") == sums
     srv.restart()
     assert requests.get(f"{srv.url}/api/node/{child}/em/info").json()["Base"]["KVStore"].startswith("s3 @ ")
-    assert raw(srv, root, "em") == before[root]
+    assert get_raw(em[root], SIZE).tobytes() == before[root]
 
     after = checksum(srv, root, "em", "bucket")  # and back, deleting the S3 copy: the indexed layout read
     back = srv.cli("repo", root, "migrate", "em", "bucket", "main", "delete-source=true", timeout=120)
     assert back.returncode == 0, back.stderr
     assert checksum(srv, root, "em", "main") == after and checksum(srv, root, "em", "bucket") == {}
     assert requests.get(f"{srv.url}/api/node/{child}/em/info").json()["Base"]["KVStore"].startswith("lmdb @ ")
-    assert raw(srv, root, "em") == before[root]
+    assert get_raw(em[root], SIZE).tobytes() == before[root]
 
     bad = srv.cli("repo", root, "migrate", "em", "bucket", "main")
     assert bad.returncode != 0 and 'is on store "main", not "bucket"' in (bad.stderr + bad.stdout)

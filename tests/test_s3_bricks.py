@@ -19,6 +19,7 @@ from dvid.storage.indexed import IndexedStore
 from dvid.storage.memory import MemoryEngine
 from dvid.storage.objects import MemoryObjects
 from dvid.storage.s3 import S3Engine
+from helpers import get_raw, new_instance, post_raw
 
 pytest_plugins = ["seaweed"]
 
@@ -30,28 +31,18 @@ def origins(n):
     return [(96 * i, 64 * (i % 3), 0) for i in range(n)]
 
 
-def mk(srv, uuid, name):
-    r = requests.post(f"{srv.url}/api/repo/{uuid}/instance", json={"typename": "uint8blk", "dataname": name})
-    assert r.status_code == 200, r.text
-    return f"{srv.url}/api/node/{uuid}/{name}"
-
-
 def post(base, off, value, timeout=30):
-    body = np.full(SIZE[::-1], value, np.uint8).tobytes()
-    return requests.post(f"{base}/raw/0_1_2/{SIZE[0]}_{SIZE[1]}_{SIZE[2]}/{off[0]}_{off[1]}_{off[2]}", data=body,
-                         timeout=timeout)
+    return post_raw(base, np.full(SIZE[::-1], value, np.uint8), off, timeout=timeout)
 
 
 def read(base, off):
-    r = requests.get(f"{base}/raw/0_1_2/{SIZE[0]}_{SIZE[1]}_{SIZE[2]}/{off[0]}_{off[1]}_{off[2]}", timeout=60)
-    assert r.status_code == 200, r.text
-    return np.frombuffer(r.content, np.uint8)
+    return get_raw(base, SIZE, off).ravel()
 
 
 def test_sigkill_during_concurrent_writes_leaves_whole_requests(server_factory, seaweed):
     srv = server_factory(workers=2, store_section=seaweed.toml("crash", uuidlib.uuid4().hex))
     uuid = srv.new_repo()
-    base = mk(srv, uuid, "g")
+    base = new_instance(srv, uuid, "g")
     regions = origins(6)
     acked = {r: [0] for r in regions}  # values whose POST returned 200, in order
     sent = {r: [0] for r in regions}
@@ -95,7 +86,7 @@ def front_ends(server_factory, seaweed):
 def test_two_front_ends_write_different_and_same_regions(front_ends):
     a, b = front_ends
     uuid = a.new_repo()
-    base_a = mk(a, uuid, "g")
+    base_a = new_instance(a, uuid, "g")
     base_b = f"{b.url}/api/node/{uuid}/g"
     mine = [origins(8)[:4], origins(8)[4:]]
     shared = (0, 0, 128)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import requests
 
+from helpers import new_instance
 from test_imageblk_http import make_volume
 
 pytest_plugins = ["seaweed"]
@@ -23,15 +24,10 @@ def front_ends(server_factory, seaweed):
     return a, b
 
 
-def mk(srv, uuid, name, **kw):
-    r = requests.post(f"{srv.url}/api/repo/{uuid}/instance", json={"typename": "uint8blk", "dataname": name, **kw})
-    assert r.status_code == 200, r.text
-
-
 def test_http_api_on_s3(front_ends):
     a, _ = front_ends
     uuid = a.new_repo("s3", "on seaweedfs")
-    mk(a, uuid, "g")
+    new_instance(a, uuid, "g")
     vol = make_volume((0, 0, 0), (96, 64, 64))
     assert requests.post(f"{a.url}/api/node/{uuid}/g/raw/0_1_2/96_64_64/0_0_0", data=vol.tobytes()).ok
     r = requests.get(f"{a.url}/api/node/{uuid}/g/raw/0_1_2/50_40_30/10_5_7")
@@ -54,7 +50,7 @@ def test_two_front_ends_share_everything(front_ends):
     roots_a = set(requests.get(f"{a.url}/api/repos/info").json())
     assert uuid in set(requests.get(f"{b.url}/api/repos/info").json()) and roots_a == set(
         requests.get(f"{b.url}/api/repos/info").json())
-    mk(b, uuid, "fromb")
+    new_instance(b, uuid, "fromb")
     assert "fromb" in requests.get(f"{a.url}/api/repo/{uuid}/info").json()["DataInstances"]
     requests.post(f"{a.url}/api/node/{uuid}/commit", json={})
     assert requests.get(f"{b.url}/api/node/{uuid}/commit").json() == {"Locked": True}
@@ -72,7 +68,7 @@ def test_two_front_ends_share_everything(front_ends):
     assert sorted(int(x.rsplit(" ", 1)[1]) for x in lines if "  line " in x) == list(range(24))
 
     # block writes through both are readable from both
-    mk(a, child, "g2")
+    new_instance(a, child, "g2")
     va = np.full((32, 32, 32), 11, np.uint8)
     vb = np.full((32, 32, 32), 22, np.uint8)
     requests.post(f"{a.url}/api/node/{child}/g2/raw/0_1_2/32_32_32/0_0_0", data=va.tobytes())
