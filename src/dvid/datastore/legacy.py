@@ -42,18 +42,18 @@ class State:
 
     @classmethod
     def loads(cls, raw: bytes | None) -> State:
-        st = cls()
+        state = cls()
         if not raw:
-            return st
+            return state
         doc = json.loads(raw)
-        st.next_repo = doc["next_repo"]
-        st.next_version = doc["next_version"]
-        st.next_instance = doc["next_instance"]
-        st.settings = doc.get("settings", {})
+        state.next_repo = doc["next_repo"]
+        state.next_version = doc["next_version"]
+        state.next_instance = doc["next_instance"]
+        state.settings = doc.get("settings", {})
         for rec in doc["repos"]:
             repo = _repo_from_record(rec)
-            st.repos_by_root[repo.root] = repo
-        return st
+            state.repos_by_root[repo.root] = repo
+        return state
 
 
 def _repo_record(r: Repo) -> dict[str, Any]:
