@@ -146,9 +146,10 @@ def metadata_store(location: str) -> dict[str, Any]:
     return kv
 
 
-def open_existing(location: str, fmt: str) -> dict[str, Any]:
-    """An existing volume of ``fmt`` (``zarr3`` or ``precomputed``) for reading."""
-    driver = "zarr3" if fmt == "zarr3" else "neuroglancer_precomputed"
+def open_existing(location: str, volume_format: str) -> dict[str, Any]:
+    """An existing volume of ``volume_format`` (an export format: ``zarr3`` or ``precomputed``), for
+    reading."""
+    driver = "zarr3" if volume_format == "zarr3" else "neuroglancer_precomputed"
     return {"driver": driver, "kvstore": kvstore(location), "open": True}
 
 

@@ -29,9 +29,9 @@ class CodecError(Exception):
 
 
 def format_byte(compression: str, checksum: str) -> int:
-    fmt = compression.split(":", 1)[0]
-    ck = 1 if checksum == "crc32" and fmt != "gzip" else 0
-    return (_CODES[fmt] & 7) << 5 | (ck & 3) << 3
+    name = compression.split(":", 1)[0]  # the compression without its level (gzip:6 -> gzip)
+    ck = 1 if checksum == "crc32" and name != "gzip" else 0
+    return (_CODES[name] & 7) << 5 | (ck & 3) << 3
 
 
 def _jpeg_encode(data: memoryview, width: int) -> bytes:
@@ -46,22 +46,22 @@ def serialize(data: bytes | bytearray | memoryview, compression: str, checksum: 
     mv = memoryview(data).cast("B")
     if len(mv) == 0:
         return b""
-    fmt = compression.split(":", 1)[0]
-    if fmt == "lz4":
+    name = compression.split(":", 1)[0]
+    if name == "lz4":
         payload = lz4.block.compress(mv, store_size=True)
-    elif fmt == "none":
+    elif name == "none":
         payload = bytes(mv)
-    elif fmt == "gzip":
+    elif name == "gzip":
         level = int(compression.split(":", 1)[1]) if ":" in compression else 6
         payload = gzip.compress(mv, compresslevel=level, mtime=0)
-    elif fmt == "snappy":
+    elif name == "snappy":
         payload = bytes(cramjam.snappy.compress_raw(mv))
-    elif fmt == "jpeg":
+    elif name == "jpeg":
         payload = _jpeg_encode(mv, block_width)
     else:
         raise CodecError(f"unknown compression {compression!r}")
     head = bytes((format_byte(compression, checksum),))
-    if checksum == "crc32" and fmt != "gzip":
+    if checksum == "crc32" and name != "gzip":
         return head + _CRC.pack(zlib.crc32(payload)) + payload
     return head + payload
 
@@ -117,20 +117,20 @@ def stored_payload(value: bytes | memoryview) -> memoryview:
 def deserialize(value: bytes | memoryview) -> bytes:
     if len(value) == 0:
         return b""
-    fmt, payload = _split(value)
+    compression, payload = _split(value)
     try:
-        if fmt == "lz4":
+        if compression == "lz4":
             return lz4.block.decompress(payload)
-        if fmt == "none":
+        if compression == "none":
             return bytes(payload)
-        if fmt == "gzip":
+        if compression == "gzip":
             return gzip.decompress(payload)
-        if fmt == "snappy":
+        if compression == "snappy":
             return bytes(cramjam.snappy.decompress_raw(payload))
         img = simplejpeg.decode_jpeg(bytes(payload), colorspace="GRAY")
         return img.tobytes()
     except (lz4.block.LZ4BlockError, OSError, EOFError, ValueError, cramjam.DecompressionError) as e:
-        raise CodecError(f"cannot decode {fmt} block: {e}") from e
+        raise CodecError(f"cannot decode {compression} block: {e}") from e
 
 
 def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np.ndarray) -> None:
@@ -150,9 +150,9 @@ def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np
             raise CodecError(f"lz4 block decodes to {got} bytes, expected {size}")
         return
     dst = memoryview(out).cast("B")
-    fmt, payload = _split(value)
+    compression, payload = _split(value)
     try:
-        if fmt == "lz4":
+        if compression == "lz4":
             n = struct.unpack_from("<I", payload, 0)[0]
             if n != len(dst):
                 raise CodecError(f"block decodes to {n} bytes, expected {len(dst)}")
@@ -160,14 +160,14 @@ def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np
             if got != n:
                 raise CodecError(f"lz4 block decodes to {got} bytes, expected {n}")
             return
-        if fmt == "none":
+        if compression == "none":
             if len(payload) != len(dst):
                 raise CodecError(f"raw block of {len(payload)} bytes, expected {len(dst)}")
             dst[:] = payload
             return
-        if fmt == "snappy":
+        if compression == "snappy":
             got = cramjam.snappy.decompress_raw(payload)
-        elif fmt == "gzip":
+        elif compression == "gzip":
             got = gzip.decompress(payload)
         else:
             got = simplejpeg.decode_jpeg(bytes(payload), colorspace="GRAY")
@@ -177,4 +177,4 @@ def deserialize_into(value: bytes | memoryview, out: memoryview | bytearray | np
         dst[:] = mv
     except (lz4.block.LZ4BlockError, OSError, EOFError, ValueError, struct.error, RuntimeError, BufferError,
             cramjam.DecompressionError) as e:
-        raise CodecError(f"cannot decode {fmt} block: {e}") from e
+        raise CodecError(f"cannot decode {compression} block: {e}") from e

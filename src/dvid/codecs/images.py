@@ -17,15 +17,15 @@ PNG_LEVEL = 1  # fastest deflate: EM slices barely compress anyway (perf.md §2)
 PNG_FILTER = int(imagecodecs.PNG.FILTER.SUB)  # one fixed filter: adaptive choice costs 3x for 3% size
 
 
-def parse_format(fmt: str) -> tuple[str, int | None]:
+def parse_format(image_format: str) -> tuple[str, int | None]:
     """DVID's ``<name>[:<int>]`` format element; the suffix must be an integer for any format."""
-    name, sep, arg = fmt.partition(":")
+    name, sep, arg = image_format.partition(":")
     level: int | None = None
     if sep:
         try:
             level = int(arg)
         except ValueError:
-            raise BadRequest(f"Illegal image format requested: {fmt}") from None
+            raise BadRequest(f"Illegal image format requested: {image_format}") from None
     if name == "":
         name = "png"
     if name not in CONTENT_TYPES:
@@ -56,9 +56,9 @@ def _canonical(img: np.ndarray) -> np.ndarray:
     return img
 
 
-def encode_image(img: np.ndarray, fmt: str) -> tuple[bytes, str]:
+def encode_image(img: np.ndarray, image_format: str) -> tuple[bytes, str]:
     """Encode (H, W) gray or (H, W, 4) RGBA uint8 as the requested format."""
-    name, level = parse_format(fmt)
+    name, level = parse_format(image_format)
     img = _canonical(img)
     rgba = img.ndim == 3 and img.shape[2] == 4
     if rgba and name in ("png", "tif", "tiff", "bmp") and bool((img[..., 3] == 255).all()):
@@ -83,10 +83,10 @@ def encode_image(img: np.ndarray, fmt: str) -> tuple[bytes, str]:
     return bytes(data), CONTENT_TYPES[name]
 
 
-def _pil(img: np.ndarray, fmt: str, **kw: object) -> bytes:
+def _pil(img: np.ndarray, image_format: str, **kw: object) -> bytes:
     mode = "L" if img.ndim == 2 else ("RGBA" if img.shape[2] == 4 else "RGB")
     buf = io.BytesIO()
-    Image.fromarray(img, mode=mode).save(buf, format=fmt, **kw)
+    Image.fromarray(img, mode=mode).save(buf, format=image_format, **kw)
     return buf.getvalue()
 
 

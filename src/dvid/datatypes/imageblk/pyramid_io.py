@@ -37,6 +37,7 @@ from dvid.geometry import Box
 from dvid.volume_specs import slabs as _slabs
 
 if TYPE_CHECKING:
+    from dvid.datatypes.imageblk.layout import Layout
     from dvid.datatypes.imageblk.types import ImageBlkType
 
 _UNITS = {"nanometers": "nanometer", "nanometer": "nanometer", "nm": "nanometer", "micrometers": "micrometer",
@@ -62,8 +63,8 @@ def levels_to_export(ctx: InstanceContext) -> list[tuple[Instance, Any, tuple[li
     return out
 
 
-def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, levels, encoding: str = "raw",
-                   jpeg_quality: int | None = None) -> str:
+def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, export_format: str, levels,
+                   encoding: str = "raw", jpeg_quality: int | None = None) -> str:
     """Every level as one scale of ``dest``; precomputed chunks in ``encoding`` (``raw``/``jpeg``,
     chosen and checked by ``export.encoding_of``) for every scale alike."""
     import tensorstore as ts
@@ -75,7 +76,7 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
         size = [h - a + 1 for a, h in zip(lo, hi, strict=True)]
         bs = list(block_size(inst))
         vs = [float(v) for v in inst.props["VoxelSize"]]
-        if fmt == "precomputed":
+        if export_format == "precomputed":
             spec = volume_specs.precomputed_scale_create(
                 dest, first=k == 0, dtype=vt.dtype, channels=nch, size=size, offset=lo, chunk=bs, resolution=vs,
                 encoding=encoding, jpeg_quality=jpeg_quality)
@@ -88,7 +89,7 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
         specs.append(spec)
 
     def work(job: Job) -> str:
-        if fmt == "zarr3":
+        if export_format == "zarr3":
             _write_group(ts, dest, ctx, levels, nch)
         slabs = [list(_slabs(lo[2], hi[2], block_size(inst)[2])) for inst, _, (lo, hi) in levels]
         job.set_totals(files=sum(len(s) for s in slabs), unit="slab")
@@ -98,7 +99,7 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
             for z0, z1 in zs:
                 box = Box((lo[0], lo[1], z0), (hi[0] - lo[0] + 1, hi[1] - lo[1] + 1, z1 - z0))
                 vol = gather_layout(view, box, layout)
-                if fmt == "zarr3":
+                if export_format == "zarr3":
                     if nch > 1:
                         out[:, z0 - lo[2] : z1 - lo[2]].write(np.moveaxis(vol, 3, 0)).result()
                     else:
@@ -108,11 +109,11 @@ def export_pyramid(dt: ImageBlkType, ctx: InstanceContext, dest: str, fmt: str, 
                     out[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, z0:z1].write(xyz).result()
                 job.advance(files=1)
         names = ", ".join(inst.name for inst, _, _ in levels)
-        return f"exported {names} @ {ctx.uuid} to {dest} as a {len(levels)}-scale {fmt} volume"
+        return f"exported {names} @ {ctx.uuid} to {dest} as a {len(levels)}-scale {export_format} volume"
 
-    job = ctx.start_job(f"export {dest} format={fmt} ({len(levels)} scales)", work)
+    job = ctx.start_job(f"export {dest} format={export_format} ({len(levels)} scales)", work)
     return (f'Exporting data instance "{ctx.instance.name}" and {len(levels) - 1} pyramid level(s) @ node '
-            f"{ctx.uuid} to {dest} as {fmt} (job {job.id})")
+            f"{ctx.uuid} to {dest} as {export_format} (job {job.id})")
 
 
 def _write_group(ts, dest: str, ctx: InstanceContext, levels, nch: int) -> None:
@@ -136,13 +137,13 @@ def _write_group(ts, dest: str, ctx: InstanceContext, levels, nch: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ import
-def open_multiscale(src: str, fmt: str) -> list[dict[str, Any]] | None:
+def open_multiscale(src: str, import_format: str) -> list[dict[str, Any]] | None:
     """The scales of a multi-scale source as ``{"array", "origin", "size", "voxel_size", "channels_first"}``
     (arrays indexed as stored), or None if the source has a single scale."""
     import tensorstore as ts
 
     try:
-        if fmt == "precomputed":
+        if import_format == "precomputed":
             raw = ts.KvStore.open(volume_specs.metadata_store(src)).result().read("info").result()
             info = json.loads(bytes(raw.value)) if raw.state == "value" else {}
             scales = info.get("scales", [])
@@ -159,7 +160,7 @@ def open_multiscale(src: str, fmt: str) -> list[dict[str, Any]] | None:
     except BadRequest:
         raise
     except Exception as e:  # TensorStore / JSON problems with the source itself
-        raise BadRequest(f"cannot open {fmt} volume {src!r}: {str(e).splitlines()[0]}") from None
+        raise BadRequest(f"cannot open {import_format} volume {src!r}: {str(e).splitlines()[0]}") from None
     if doc.get("node_type") != "group":
         return None
     attrs = doc.get("attributes", {})
@@ -189,8 +190,8 @@ def open_multiscale(src: str, fmt: str) -> list[dict[str, Any]] | None:
     return out
 
 
-def import_pyramid(dt: ImageBlkType, ctx: InstanceContext, src: str, fmt: str, scales: list[dict[str, Any]],
-                   settings: dict[str, str]) -> str:
+def import_pyramid(dt: ImageBlkType, ctx: InstanceContext, src: str, import_format: str,
+                   scales: list[dict[str, Any]], settings: dict[str, str]) -> str:
     vt = dt.vt
     for k, sc in enumerate(scales):
         if np.dtype(sc["array"].dtype.numpy_dtype) != np.dtype(vt.dtype):
@@ -218,40 +219,42 @@ def import_pyramid(dt: ImageBlkType, ctx: InstanceContext, src: str, fmt: str, s
                                  "it cannot take this scale")
         targets.append(lvl)
     adopt = _pyramid_factors(scales)
-    fmt0 = dt.layout(ctx.instance)
+    layout0 = dt.layout(ctx.instance)
 
     def work(job: Job) -> str:
-        total = sum(len(list(_slabs(sc["origin"][2], sc["origin"][2] + sc["size"][2] - 1, fmt0.block_size[2])))
+        bz = layout0.block_size[2]
+        total = sum(len(list(_slabs(sc["origin"][2], sc["origin"][2] + sc["size"][2] - 1, bz)))
                     for sc in scales)
         job.set_totals(files=total, unit="slab")
         for k, (sc, lvl) in enumerate(zip(scales, targets, strict=True)):
             _, view = ctx.other_instance(lvl.name) if k else (inst, ctx.view)
-            _import_scale(sc, view, lvl, fmt0, record=adopt is None, job=job)
+            _import_scale(sc, view, lvl, layout0, record=adopt is None, job=job)
         if adopt is not None:
             _adopt(dt, ctx, adopt)
         names = ", ".join(t.name for t in targets)
         return f"imported {len(scales)} scales from {src} into {names} @ {ctx.uuid}"
 
-    job = ctx.start_job(f"import {src} format={fmt} ({len(scales)} scales)", work)
-    return (f'Importing {src} ({fmt}, {len(scales)} scales) into "{inst.name}" and its levels @ node {ctx.uuid} '
-            f"(job {job.id})")
+    job = ctx.start_job(f"import {src} format={import_format} ({len(scales)} scales)", work)
+    return (f'Importing {src} ({import_format}, {len(scales)} scales) into "{inst.name}" and its levels '
+            f"@ node {ctx.uuid} (job {job.id})")
 
 
-def _import_scale(sc: dict[str, Any], view, inst: Instance, fmt0, *, record: bool, job: Job) -> None:
+def _import_scale(sc: dict[str, Any], view, inst: Instance, layout0: Layout, *, record: bool,
+                  job: Job) -> None:
     arr, origin, size = sc["array"], sc["origin"], sc["size"]
-    fmt = replace(fmt0, block_size=block_size(inst))
-    for z0, z1 in _slabs(origin[2], origin[2] + size[2] - 1, fmt.block_size[2]):
+    layout = replace(layout0, block_size=block_size(inst))
+    for z0, z1 in _slabs(origin[2], origin[2] + size[2] - 1, layout.block_size[2]):
         rz0, rz1 = z0 - origin[2], z1 - origin[2]
         if sc["layout"] == "xyzc":
             m = [int(arr.domain[i].inclusive_min) for i in range(3)]
             xyz = arr[m[0] : m[0] + size[0], m[1] : m[1] + size[1], m[2] + rz0 : m[2] + rz1].read().result()
             data = np.moveaxis(xyz, (0, 1, 2), (2, 1, 0))
-            data = data[..., 0] if fmt.channels == 1 else data
+            data = data[..., 0] if layout.channels == 1 else data
         elif sc["layout"] == "czyx":
             data = np.moveaxis(arr[:, rz0:rz1].read().result(), 0, 3)
         else:
             data = arr[rz0:rz1].read().result()
-        n = write_region(view, fmt, np.ascontiguousarray(data), (origin[0], origin[1], z0), record=record)
+        n = write_region(view, layout, np.ascontiguousarray(data), (origin[0], origin[1], z0), record=record)
         job.advance(files=1, blocks=n)
     hi = [o + s - 1 for o, s in zip(origin, size, strict=True)]
     new = ext.grown(view, inst, origin, hi)
