@@ -188,7 +188,10 @@ async def _sent(send: Send, msg: dict[str, Any], limit: Budget | None) -> None:
     otherwise hold the answer's memory, and a stream's read snapshot, for as long as it keeps the
     connection open (uvicorn waits for the socket to drain without a time limit). A send gets at
     least ``SEND_GRACE`` seconds, so an answer finished just before the deadline still goes out."""
-    if limit is None:
+    flow = getattr(limit.connection, "flow", None) if limit is not None else None
+    if limit is None or (flow is not None and not flow.write_paused):
+        # uvicorn's send waits only while the transport is paused (its buffer is full); otherwise it
+        # returns at once, and a timer task per answer costs more than a small answer itself
         await send(msg)
         return
     try:
