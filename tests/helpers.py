@@ -6,6 +6,8 @@ Plain functions over ``requests`` (the tests check what a client on the wire see
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
 import requests
 
@@ -39,3 +41,18 @@ def get_raw(base: str, size, offset=(0, 0, 0), dtype=np.uint8, channels: int = 1
     assert r.status_code == 200, r.text
     shape = (size[2], size[1], size[0]) + ((channels,) if channels > 1 else ())
     return np.frombuffer(r.content, dtype).reshape(shape)
+
+
+def raw_exchange(server, request: bytes, timeout: float = 30) -> tuple[int, bytes]:
+    """Send ``request`` as bytes over a new socket (what ``requests`` would refuse or rewrite) and
+    read the answer's head; returns (status, the bytes received: head and any body start)."""
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            more = s.recv(65536)
+            if not more:
+                break
+            reply += more
+    return int(reply.split(b" ", 2)[1]), reply

@@ -12,7 +12,6 @@ that the server keeps its promises (no 5xx, bounded answers).
 import hashlib
 import json
 import os
-import socket
 import time
 
 import numpy as np
@@ -20,6 +19,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.helpers import raw_exchange
 
 N_LOCKED = int(os.environ.get("DVID_FUZZ_EXAMPLES", "2000"))
 N_OPEN = N_LOCKED // 2
@@ -148,17 +148,9 @@ def fuzz_target(server_factory):
 
 def send_raw(srv, method: str, path: bytes, body: bytes) -> tuple[int, str]:
     """A request line with bytes ``requests`` would refuse to send; returns (status, start of body)."""
-    port = int(srv.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
-        s.sendall(method.encode() + b" " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                  + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return int(data.split(b" ", 2)[1]), data.split(b"\r\n\r\n", 1)[-1][:300].decode("latin-1")
+    status, data = raw_exchange(srv, method.encode() + b" " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                + b"Content-Length: %d\r\n\r\n" % len(body) + body, timeout=TIMEOUT)
+    return status, data.split(b"\r\n\r\n", 1)[-1][:300].decode("latin-1")
 
 
 def send(srv, spec, uuid: str):

@@ -17,6 +17,7 @@ import lmdb
 import numpy as np
 import pytest
 import requests
+from tests.helpers import raw_exchange
 
 T = 30  # client timeout: only a hang would reach it
 RECORD = 16 + 32**3  # one uncompressed uint8 block in a block stream: x, y, z, nbytes, then the voxels
@@ -110,18 +111,8 @@ def test_request_body_at_and_one_byte_past_the_limit(edge, chunked):
 
 # -------------------------------------------------------------------------------- maxHeaderBytes
 def _raw_get(srv, path: str, headers: list[tuple[str, str]]) -> tuple[int, bytes]:
-    port = int(srv.url.rsplit(":", 1)[1])
     head = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=T) as s:
-        s.sendall(head.encode())
-        reply = b""
-        while b"\r\n\r\n" not in reply:
-            more = s.recv(65536)
-            if not more:
-                break
-            reply += more
-        status = int(reply.split(b" ", 2)[1])
-        return status, reply
+    return raw_exchange(srv, head.encode(), timeout=T)
 
 
 def _counted(path: str, headers: list[tuple[str, str]]) -> int:
