@@ -132,20 +132,6 @@ def zarr3_member_open(location: str, path: str) -> dict[str, Any]:
     return {"driver": "zarr3", "kvstore": _child(kvstore(location), path), "open": True}
 
 
-def precomputed_scale_open(location: str, scale: int) -> dict[str, Any]:
-    """Scale ``scale`` of the existing precomputed volume at ``location``, for reading."""
-    return {"driver": "neuroglancer_precomputed", "kvstore": kvstore(location), "scale_index": scale}
-
-
-def metadata_store(location: str) -> dict[str, Any]:
-    """The kvstore spec for reading and writing a volume's own metadata keys (``info``,
-    ``zarr.json``) below ``location``: file and object-store paths end with ``/``."""
-    kv = kvstore(location)
-    if "path" in kv and not kv["path"].endswith("/"):
-        return dict(kv, path=kv["path"] + "/")
-    return kv
-
-
 def open_existing(location: str, volume_format: str) -> dict[str, Any]:
     """An existing volume of ``volume_format`` (an export format: ``zarr3`` or ``precomputed``), for
     reading."""

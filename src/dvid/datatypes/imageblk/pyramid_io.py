@@ -132,7 +132,7 @@ def _write_group(ts, dest: str, ctx: InstanceContext, levels, nch: int) -> None:
     doc = {"zarr_format": 3, "node_type": "group", "attributes": {
         "ome": {"version": "0.5", "multiscales": [{"name": ctx.instance.name, "axes": axes, "datasets": datasets}]},
         "dvid_instance": ctx.instance.name, "dvid_version": ctx.uuid}}
-    store = ts.KvStore.open(volume_specs.metadata_store(dest)).result()
+    store = ts.KvStore.open(volume_specs.kvstore(dest, directory=True)).result()
     store.write("zarr.json", json.dumps(doc, indent=1).encode()).result()
 
 
@@ -144,18 +144,18 @@ def open_multiscale(src: str, import_format: str) -> list[dict[str, Any]] | None
 
     try:
         if import_format == "precomputed":
-            raw = ts.KvStore.open(volume_specs.metadata_store(src)).result().read("info").result()
+            raw = ts.KvStore.open(volume_specs.kvstore(src, directory=True)).result().read("info").result()
             info = json.loads(bytes(raw.value)) if raw.state == "value" else {}
             scales = info.get("scales", [])
             if len(scales) < 2:
                 return None
             out = []
             for k, sc in enumerate(scales):
-                arr = ts.open(volume_specs.precomputed_scale_open(src, k)).result()
+                arr = ts.open(volume_specs.precomputed_read(src, k)).result()
                 out.append({"array": arr, "origin": list(sc.get("voxel_offset", [0, 0, 0])), "size": list(sc["size"]),
                             "voxel_size": [float(r) for r in sc["resolution"]], "layout": "xyzc"})
             return out
-        raw = ts.KvStore.open(volume_specs.metadata_store(src)).result().read("zarr.json").result()
+        raw = ts.KvStore.open(volume_specs.kvstore(src, directory=True)).result().read("zarr.json").result()
         doc = json.loads(bytes(raw.value)) if raw.state == "value" else {}
     except BadRequest:
         raise
