@@ -79,11 +79,6 @@ def _core(m: Match, *args: object) -> Planned:
     return Planned(lambda: handler(*args, **params), m.route.quick is True)
 
 
-def dispatch(st: ServerState, req: HttpRequest) -> Response:
-    """Route and answer one request."""
-    return plan(st, req).run()
-
-
 def plan(st: ServerState, req: HttpRequest) -> Planned:
     """Route one request and bind its handler. An upload still arriving (``req.arriving``) is only
     left so for an instance route that streams its body (``streams_upload`` decided so before

@@ -26,13 +26,11 @@ def _passes_through(c: Call) -> bool:
 
 
 def few_stored_blocks(c: Call, params: Mapping[str, Any]) -> bool:
-    """``subvolblocks`` of an aligned box of at most ``QUICK_BLOCKS`` blocks of a local store."""
-    box: Box = params["box"]
-    bs = c.layout.block_size
-    n = 1
-    for size, b in zip(box.size, bs, strict=True):
-        n *= max(-(-size // b), 0)
-    return c.src.local and n <= QUICK_BLOCKS and _passes_through(c) and not c.throttled
+    """``subvolblocks`` of a box of at most ``QUICK_BLOCKS`` blocks of a local store (a box the
+    handler refuses is quick too: the refusal is)."""
+    (x0, y0, z0), (x1, y1, z1) = params["box"].block_range(c.layout.block_size)
+    n = max(x1 - x0 + 1, 0) * max(y1 - y0 + 1, 0) * max(z1 - z0 + 1, 0)
+    return c.src.local and n <= QUICK_BLOCKS and _passes_through(c)
 
 
 def few_listed_blocks(c: Call, params: Mapping[str, Any]) -> bool:
